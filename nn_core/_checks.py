@@ -1,0 +1,74 @@
+"""Input validation shared by every layer, activation and loss.
+
+Every public entry point of :mod:`nn_core` validates its inputs with these
+helpers so that a mistake is reported as a ``ValueError`` that names *where*
+(the layer or function) and *what* (the array, its shape and dtype) instead of
+a NumPy traceback from deep inside a matmul.
+
+The checks are O(size) at most and are kept off the inner loops: a layer
+checks its input once per call.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def as_float_array(x, where: str, name: str = "input", *, dtype=None,
+                   finite: bool = True) -> np.ndarray:
+    """Return ``x`` as a float32/float64 ndarray, or raise a clear ValueError.
+
+    * Python lists, tuples and scalars are accepted and become float64.
+    * Integer and bool arrays are promoted to float64.
+    * float16, complex, object, string arrays are rejected.
+    * NaN or ±inf entries are rejected when ``finite`` is true.
+    """
+    if isinstance(x, np.ndarray):
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except Exception as exc:  # ragged lists, weird objects
+            raise ValueError(f"{where}: {name} could not be read as an array ({exc})") from None
+    kind = arr.dtype.kind
+    if kind in "biu":
+        arr = arr.astype(np.float64)
+    elif kind == "f":
+        if arr.dtype.type not in FLOAT_DTYPES:
+            raise ValueError(f"{where}: {name} has dtype {arr.dtype}; "
+                             f"use float32 or float64")
+    else:
+        raise ValueError(f"{where}: {name} has dtype {arr.dtype} (shape {arr.shape}); "
+                         f"a real float32/float64 array is required")
+    if dtype is not None and arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    if finite and not np.isfinite(arr).all():
+        bad = "NaN" if np.isnan(arr).any() else "inf"
+        raise ValueError(f"{where}: {name} of shape {arr.shape} contains {bad}")
+    return arr
+
+
+def check_ndim(arr: np.ndarray, ndims, where: str, name: str = "input",
+               layout: str = "") -> None:
+    """Raise unless ``arr.ndim`` is one of ``ndims`` (an int or a tuple)."""
+    ndims = (ndims,) if isinstance(ndims, int) else tuple(ndims)
+    if arr.ndim not in ndims:
+        want = " or ".join(f"{d}-D" for d in ndims)
+        hint = f" {layout}" if layout else ""
+        raise ValueError(f"{where}: {name} must be {want}{hint}, got shape {arr.shape}")
+
+
+def check_last_dim(arr: np.ndarray, size: int, where: str, name: str = "input") -> None:
+    """Raise unless the trailing (feature) axis has ``size`` entries."""
+    if arr.shape[-1] != size:
+        raise ValueError(f"{where}: {name} has shape {arr.shape} but {size} features "
+                         f"are expected on the last axis")
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, where: str,
+                     names=("prediction", "target")) -> None:
+    """Raise unless two arrays have equal shapes."""
+    if a.shape != b.shape:
+        raise ValueError(f"{where}: {names[0]} shape {a.shape} does not match "
+                         f"{names[1]} shape {b.shape}")
