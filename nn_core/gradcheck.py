@@ -17,32 +17,43 @@ __all__ = ["numerical_gradient", "numerical_gradient_array", "rel_error",
            "check_layer_gradients"]
 
 
+def _centered(f: Callable, x: np.ndarray, h: float, combine: Callable) -> np.ndarray:
+    """``combine(f(x + h e_i), f(x − h e_i)) / (2h)`` for every index ``i``;
+    ``x`` is perturbed in place and restored exactly."""
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        fp = f()
+        x[i] = old - h
+        fm = f()
+        x[i] = old
+        grad[i] = combine(fp, fm) / (2 * h)
+    return grad
+
+
 def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     """Gradient of the scalar ``f()`` w.r.t. the array ``x``, perturbed in place.
 
     ``f`` takes no arguments and reads ``x`` (a parameter array), so the same
     helper checks inputs and parameters alike. ``x`` is restored exactly.
     """
-    grad = np.zeros_like(x, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    while not it.finished:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + h
-        fp = float(f())
-        x[i] = old - h
-        fm = float(f())
-        x[i] = old
-        grad[i] = (fp - fm) / (2 * h)
-        it.iternext()
-    return grad
+    return _centered(f, x, h, lambda fp, fm: float(fp) - float(fm))
 
 
 def numerical_gradient_array(f: Callable[[], np.ndarray], x: np.ndarray, dout: np.ndarray,
                              h: float = 1e-6) -> np.ndarray:
     """Vector–Jacobian product ``Σ_k dout_k ∂f_k/∂x`` by centered differences,
-    for an array-valued ``f`` (checks a backward pass against its forward)."""
-    return numerical_gradient(lambda: float(np.sum(f() * dout)), x, h)
+    for an array-valued ``f`` (checks a backward pass against its forward).
+
+    Each output is differenced *before* it is weighted by ``dout``, so the
+    rounding error scales with the outputs that ``x_i`` moves, not with the
+    whole sum ``Σ f ⊙ dout``.
+    """
+    def snapshot() -> np.ndarray:   # a copy: f may return a view of x
+        return np.array(f(), dtype=np.float64)
+
+    return _centered(snapshot, x, h, lambda fp, fm: float(np.sum((fp - fm) * dout)))
 
 
 def rel_error(a, b, tiny: float = 1e-300) -> float:
@@ -76,10 +87,10 @@ def check_layer_gradients(layer, x: np.ndarray, rng=None, h: float = 1e-6) -> di
     dout = rng.standard_normal(out.shape)
     dx, grads = layer.backward(dout, cache)
 
-    def scalar() -> float:
-        return float(np.sum(layer.forward(x)[0] * dout))
+    def output() -> np.ndarray:
+        return layer.forward(x)[0]
 
-    errors = {"x": rel_error(dx, numerical_gradient(scalar, x, h))}
+    errors = {"x": rel_error(dx, numerical_gradient_array(output, x, dout, h))}
     for name, p in layer.params.items():
-        errors[name] = rel_error(grads[name], numerical_gradient(scalar, p, h))
+        errors[name] = rel_error(grads[name], numerical_gradient_array(output, p, dout, h))
     return errors

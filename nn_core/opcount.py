@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
-__all__ = ["OpCounts", "counting", "record", "is_counting"]
+__all__ = ["OpCounts", "counting", "record", "is_counting", "dense_counts", "network_counts"]
 
 
 @dataclass
@@ -92,3 +92,41 @@ def counting():
         yield c
     finally:
         _active.pop()
+
+
+# -- analytic formulas under the convention above --------------------------------
+def dense_counts(m_in: int, m_out: int, batch: int = 1, need_dx: bool = True,
+                 activation: bool = True) -> dict:
+    """Counts for one ``Linear(m_in → m_out)`` (+ activation) on a batch of B.
+
+    forward:  mults ``B·m_out·m_in``; adds ``B·m_out·(m_in−1) + B·m_out`` (bias)
+    backward: ``δ = f'(z) ⊙ ∂L/∂a``: ``B·m_out`` mults (if ``activation``);
+              ``dW = δᵀ A_prev``: ``B·m_out·m_in`` mults, ``(B−1)·m_out·m_in`` adds;
+              ``db``: ``(B−1)·m_out`` adds;
+              ``Wᵀδ`` (if ``need_dx``): ``B·m_in·m_out`` mults, ``B·m_in·(m_out−1)`` adds.
+    """
+    B, k, m = batch, m_in, m_out
+    return {
+        "forward_mults": B * m * k,
+        "forward_adds": B * m * (k - 1) + B * m,
+        "backward_mults": (B * m if activation else 0) + B * m * k + (B * k * m if need_dx else 0),
+        "backward_adds": (B - 1) * m * k + (B - 1) * m + (B * k * (m - 1) if need_dx else 0),
+        "activations": (2 * B * m) if activation else 0,
+    }
+
+
+def network_counts(sizes, batch: int = 1, activation: bool = True) -> dict:
+    """Sum of :func:`dense_counts` over ``sizes = (M_0, …, M_L)``; the first
+    layer computes no ``Wᵀδ``.
+
+    For A6 (L layers of n → n, B = 1): forward ``L n²`` mults and ``L n²``
+    adds; backward ``(2L − 1) n² + L n`` mults and ``(L − 1) n (n − 1)`` adds —
+    leading terms ``L n²`` forward and ``2 L n²`` backward.
+    """
+    total = dict.fromkeys(("forward_mults", "forward_adds", "backward_mults",
+                           "backward_adds", "activations"), 0)
+    for l in range(1, len(sizes)):
+        c = dense_counts(sizes[l - 1], sizes[l], batch, need_dx=l > 1, activation=activation)
+        for key in total:
+            total[key] += c[key]
+    return total

@@ -1,0 +1,190 @@
+"""Benchmark of the reference core: ``python benchmarks/core.py``.
+
+Side by side in one run, same thread count, contenders alternated and
+medians reported:
+
+* one batched MLP training step (forward + backward + SGD) for 784-500-10
+  (ReLU, softmax cross-entropy), batch 100 and 1024, float32 and float64,
+  nn_core vs PyTorch CPU doing the same step;
+* achieved FLOP/s of that step at B = 1024 (float32, matmul flops actually
+  executed, ``2·m·n·k`` each) as a fraction of a plain large matmul;
+* the batched path vs the per-sample path (the lecture's loop) at B = 100;
+* conv (64×1×28×28 → 8 channels, 3×3) + 2×2 max pooling forward/backward vs
+  PyTorch (see ``conv_bench.py``).
+
+Prints a table and writes ``benchmarks/results/core.json`` whose ``ratios``
+holds the headline numbers (time ratios < 1 mean nn_core is faster).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from nn_core.models import mlp  # noqa: E402
+from nn_core.optim import SGD  # noqa: E402
+
+SIZES = (784, 500, 10)
+THREADS = int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1))
+
+
+def median_alternating(fns: dict, repeats: int, warmup: int = 3) -> dict:
+    """Median seconds per call of each function, calls interleaved round-robin
+    so that machine noise hits every contender alike."""
+    for _ in range(warmup):
+        for f in fns.values():
+            f()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def mlp_flops(batch: int, sizes=SIZES) -> int:
+    """Matmul flops one step executes: forward ``Z = X Wᵀ`` per layer, backward
+    ``dW = dZᵀ A`` per layer and ``dA = dZ W`` for every layer but the first."""
+    flops = 0
+    for l in range(1, len(sizes)):
+        mk = sizes[l - 1] * sizes[l]
+        flops += 2 * batch * mk * (2 + (l > 1))
+    return flops
+
+
+def make_problem(batch, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((batch, SIZES[0])).astype(dtype)
+    y = rng.integers(0, SIZES[-1], size=batch)
+    return X, y
+
+
+def nn_core_step(batch, dtype):
+    X, y = make_problem(batch, dtype)
+    net = mlp(SIZES, activation="relu", rng=np.random.default_rng(0), dtype=dtype)
+    opt = SGD(0.01)
+
+    def step():
+        _, grads = net.gradients(X, y)
+        opt.step(net, grads)
+    return step, net
+
+
+def per_sample_step(batch, dtype):
+    X, y = make_problem(batch, dtype)
+    net = mlp(SIZES, activation="relu", rng=np.random.default_rng(0), dtype=dtype)
+    opt = SGD(0.01)
+
+    def step():
+        _, grads = net.gradients_per_sample(X, y)
+        opt.step(net, grads)
+    return step
+
+
+def torch_step(batch, dtype, net):
+    import torch
+    tdtype = {np.float32: torch.float32, np.float64: torch.float64}[dtype]
+    X, y = make_problem(batch, dtype)
+    X, y = torch.from_numpy(X), torch.from_numpy(y)
+    params = []
+    for layer in net.layers:
+        if "W" in layer.params:
+            params += [torch.tensor(layer.params["W"], dtype=tdtype, requires_grad=True),
+                       torch.tensor(layer.params["b"], dtype=tdtype, requires_grad=True)]
+    opt = torch.optim.SGD(params, lr=0.01)
+    F = torch.nn.functional
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        h = X
+        for i in range(0, len(params), 2):
+            h = F.linear(h, params[i], params[i + 1])
+            if i + 2 < len(params):
+                h = F.relu(h)
+        F.cross_entropy(h, y).backward()
+        opt.step()
+    return step
+
+
+def matmul_rate(dtype, n=2048, repeats=10) -> float:
+    rng = np.random.default_rng(0)
+    A = rng.random((n, n)).astype(dtype)
+    B = rng.random((n, n)).astype(dtype)
+    t = median_alternating({"mm": lambda: A @ B}, repeats, warmup=2)["mm"]
+    return 2 * n ** 3 / t
+
+
+def main() -> dict:
+    import torch
+    torch.set_num_threads(THREADS)
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+        threadpool_limits(THREADS)
+        blas = [(i.get("internal_api"), i.get("architecture"), i.get("num_threads"))
+                for i in threadpool_info()]
+    except ImportError:  # threadpoolctl comes with scikit-learn
+        blas = []
+
+    rows, ratios, detail = [], {}, {}
+    for dtype, tag in ((np.float32, "f32"), (np.float64, "f64")):
+        for batch in (100, 1024):
+            ours, net = nn_core_step(batch, dtype)
+            theirs = torch_step(batch, dtype, net)
+            reps = 60 if batch == 100 else 20
+            t = median_alternating({"nn_core": ours, "torch": theirs}, reps)
+            ratio = t["nn_core"] / t["torch"]
+            ratios[f"mlp_step_vs_torch_b{batch}_{tag}"] = ratio
+            detail[f"mlp_b{batch}_{tag}"] = {**t, "flops": mlp_flops(batch)}
+            rows.append((f"MLP 784-500-10 step B={batch} {tag}",
+                         t["nn_core"], t["torch"], ratio))
+
+    peak = matmul_rate(np.float32)
+    achieved = mlp_flops(1024) / detail["mlp_b1024_f32"]["nn_core"]
+    ratios["gemm_fraction_b1024_f32"] = achieved / peak
+    detail["matmul_flops_per_s_f32"] = peak
+    detail["mlp_step_flops_per_s_b1024_f32"] = achieved
+
+    batched, _ = nn_core_step(100, np.float64)
+    looped = per_sample_step(100, np.float64)
+    t = median_alternating({"batched": batched, "per_sample": looped}, 7, warmup=1)
+    ratios["batched_vs_per_sample_speedup"] = t["per_sample"] / t["batched"]
+    rows.append(("per-sample loop vs batched, B=100 f64", t["batched"], t["per_sample"],
+                 t["batched"] / t["per_sample"]))
+
+    from conv_bench import bench_conv_pool
+    conv = bench_conv_pool()
+    ratios["conv_pool_vs_torch_f32"] = conv["conv_pool_vs_torch_f32"]
+    detail["conv_pool"] = conv
+    rows.append(("conv 64x1x28x28→8@3x3 + maxpool2 fwd+bwd f32", conv["nn_core_s"],
+                 conv["torch_s"], conv["conv_pool_vs_torch_f32"]))
+
+    print(f"{'benchmark':<48} {'nn_core s':>11} {'other s':>11} {'ratio':>7}")
+    for name, a, b, r in rows:
+        print(f"{name:<48} {a:>11.6f} {b:>11.6f} {r:>7.3f}")
+    print(f"float32 matmul rate {peak / 1e9:.1f} GFLOP/s; MLP step B=1024 reaches "
+          f"{achieved / 1e9:.1f} GFLOP/s = {ratios['gemm_fraction_b1024_f32']:.1%}")
+    print(f"batched path is {ratios['batched_vs_per_sample_speedup']:.0f}x faster than "
+          f"the per-sample loop (B=100)")
+    result = {"ratios": ratios, "detail": detail, "threads": THREADS, "blas": blas,
+              "numpy": np.__version__, "torch": torch.__version__,
+              "machine": platform.processor() or platform.machine()}
+    out = HERE / "results" / "core.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

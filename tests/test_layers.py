@@ -1,0 +1,77 @@
+"""Linear and Dropout layers: gradient check, PyTorch agreement, dropout's
+expectation under both conventions."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from nn_core.gradcheck import check_layer_gradients, rel_error
+from nn_core.layers import Dropout, Linear
+
+
+@settings(max_examples=25, deadline=None)
+@given(m_in=st.integers(1, 8), m_out=st.integers(1, 8), n=st.integers(0, 6), seed=st.integers(0, 2**31))
+def test_linear_gradient_check(m_in, m_out, n, seed):
+    rng = np.random.default_rng(seed)
+    lin = Linear(m_in, m_out, rng=rng)
+    lin.params["b"] = rng.standard_normal(m_out)
+    x = rng.standard_normal((n, m_in)) if n else rng.standard_normal(m_in)
+    errors = check_layer_gradients(lin, x, rng)
+    assert max(errors.values()) < 1e-7, errors
+
+
+def test_linear_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    lin = Linear(5, 4, rng=rng)
+    lin.params["b"] = rng.standard_normal(4)
+    x = rng.standard_normal((6, 5))
+    dout = rng.standard_normal((6, 4))
+    out, cache = lin.forward(x)
+    dx, grads = lin.backward(dout, cache)
+    tx = torch.tensor(x, requires_grad=True)
+    tW = torch.tensor(lin.params["W"], requires_grad=True)
+    tb = torch.tensor(lin.params["b"], requires_grad=True)
+    tout = torch.nn.functional.linear(tx, tW, tb)
+    tout.backward(torch.tensor(dout))
+    assert rel_error(out, tout.detach().numpy()) < 1e-12
+    assert rel_error(dx, tx.grad.numpy()) < 1e-10
+    assert rel_error(grads["W"], tW.grad.numpy()) < 1e-10
+    assert rel_error(grads["b"], tb.grad.numpy()) < 1e-10
+
+
+def test_linear_one_sample_is_lecture_outer_product(rng):
+    lin = Linear(3, 2, rng=rng)
+    a = rng.standard_normal(3)
+    delta = rng.standard_normal(2)
+    _, cache = lin.forward(a)
+    dx, grads = lin.backward(delta, cache)
+    np.testing.assert_allclose(grads["W"], delta[:, None] * a[None, :])   # δ aᵀ
+    np.testing.assert_allclose(dx, lin.params["W"].T @ delta)              # Wᵀ δ
+    np.testing.assert_array_equal(grads["b"], delta)
+
+
+@pytest.mark.parametrize("inverted", [False, True])
+def test_dropout_expectation_matches_test_time(inverted):
+    rng = np.random.default_rng(0)
+    p = 0.3
+    drop = Dropout(p, inverted=inverted, rng=rng)
+    x = rng.standard_normal(50)
+    samples = np.stack([drop.forward(x, train=True)[0] for _ in range(20000)])
+    test_out = drop.forward(x, train=False)[0]
+    expected = p * x if not inverted else x
+    np.testing.assert_allclose(test_out, expected)
+    se = samples.std(axis=0) / np.sqrt(len(samples))
+    assert np.all(np.abs(samples.mean(axis=0) - test_out) < 5 * se + 1e-12)
+
+
+def test_dropout_backward_uses_the_mask():
+    rng = np.random.default_rng(1)
+    drop = Dropout(0.5, inverted=True, rng=rng)
+    x = rng.standard_normal((4, 6))
+    out, mask = drop.forward(x)
+    dx, _ = drop.backward(np.ones_like(x), mask)
+    np.testing.assert_array_equal(dx, (out != 0) / 0.5)
+    kept = Dropout(0.5, rng=rng)
+    out, mask = kept.forward(x)
+    np.testing.assert_array_equal(kept.backward(np.ones_like(x), mask)[0], out != 0)
+    with pytest.raises(ValueError, match="keep probability"):
+        Dropout(0.0)
