@@ -120,3 +120,28 @@ def test_layers_validate_dtype_and_ndim():
     with pytest.raises(ValueError, match="Linear.backward"):
         out, cache = lin.forward(np.zeros((4, 3)))
         lin.backward(np.zeros((4, 5)), cache)
+
+
+@settings(max_examples=15, deadline=None)
+@given(c=st.integers(1, 3), f=st.integers(1, 4), k=st.integers(1, 3), pool=st.sampled_from(["max", "avg"]),
+       stride=st.integers(1, 2), n=st.integers(1, 5), seed=st.integers(0, 2**31))
+def test_conv_network_paths_agree(c, f, k, pool, stride, n, seed):
+    from nn_core.conv import AvgPool2D, Conv2D, Flatten, MaxPool2D
+    rng = np.random.default_rng(seed)
+    size = 8
+    conv = Conv2D(c, f, k, stride=stride, padding=1, rng=rng)
+    conv.params["b"] = rng.standard_normal(f)
+    out = (size + 2 - k) // stride + 1
+    pooled = out // 2
+    layers = [conv, ActivationLayer("tanh"), (MaxPool2D if pool == "max" else AvgPool2D)(2),
+              Flatten(), Linear(f * pooled * pooled, 3, rng=rng)]
+    net = Network(layers, "softmax_cross_entropy")
+    X = rng.standard_normal((n, c, size, size))
+    y = rng.integers(0, 3, size=n)
+    lb, gb = net.gradients(X, y)
+    ls, gs = net.gradients_per_sample(X, y)
+    assert abs(lb - ls) <= 1e-12 * max(1.0, abs(lb))
+    for db, ds in zip(gb, gs):
+        for key in db:
+            scale = max(np.abs(db[key]).max(), 1e-300)
+            assert np.abs(db[key] - ds[key]).max() <= 1e-12 * scale + 1e-15
