@@ -70,26 +70,18 @@ def make_problem(batch, dtype, seed=0):
     return X, y
 
 
-def nn_core_step(batch, dtype):
+def nn_core_step(batch, dtype, path="gradients"):
+    """One SGD step of nn_core; ``path`` is the batched ``"gradients"`` or the
+    lecture's loop ``"gradients_per_sample"``."""
     X, y = make_problem(batch, dtype)
     net = mlp(SIZES, activation="relu", rng=np.random.default_rng(0), dtype=dtype)
     opt = SGD(0.01)
+    gradients = getattr(net, path)
 
     def step():
-        _, grads = net.gradients(X, y)
+        _, grads = gradients(X, y)
         opt.step(net, grads)
     return step, net
-
-
-def per_sample_step(batch, dtype):
-    X, y = make_problem(batch, dtype)
-    net = mlp(SIZES, activation="relu", rng=np.random.default_rng(0), dtype=dtype)
-    opt = SGD(0.01)
-
-    def step():
-        _, grads = net.gradients_per_sample(X, y)
-        opt.step(net, grads)
-    return step
 
 
 def torch_step(batch, dtype, net):
@@ -156,7 +148,7 @@ def main() -> dict:
     detail["mlp_step_flops_per_s_b1024_f32"] = achieved
 
     batched, _ = nn_core_step(100, np.float64)
-    looped = per_sample_step(100, np.float64)
+    looped, _ = nn_core_step(100, np.float64, "gradients_per_sample")
     t = median_alternating({"batched": batched, "per_sample": looped}, 7, warmup=1)
     ratios["batched_vs_per_sample_speedup"] = t["per_sample"] / t["batched"]
     rows.append(("per-sample loop vs batched, B=100 f64", t["batched"], t["per_sample"],

@@ -1,0 +1,129 @@
+"""Per-student variants: each student's own numbers, derived from their id.
+
+``variant_rng(course_id, assignment, student_id)`` seeds a generator from a
+SHA-256 of the three strings, so the notebook (from the student's id) and
+the grader (from the submission's owner) rebuild the same parameters on any
+machine. Student id ``None`` — or a course in ``lecture`` mode — gives the
+lecture's own numbers (:data:`LECTURE`), which reproduce every value quoted
+in the catalogue.
+
+Generated numbers are *well conditioned*: short decimals, no unit dead by
+accident (except where the question wants one, A4's second hidden unit), no
+saturated sigmoid, no near-ties in max pooling, no output equal to its
+target. Each generator draws until its conditions hold.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["LECTURE", "variant_seed", "variant_rng", "variant_params", "GENERATORS"]
+
+#: The lecture's parameters (inputs, not answers) from the catalogue.
+LECTURE: dict[str, dict] = {
+    "A1": {"fxyz": {"x": -2.0, "y": 5.0, "z": -4.0},
+           "J": {"a": 5.0, "b": 3.0, "c": 2.0, "h": 0.001},
+           "neuron": {"w": [2.0, -3.0, -3.0], "x": [-1.0, -2.0]},
+           "trace": {"x": 1.0, "w": 0.0, "b": 0.0}},
+    "A3": {"x": [0.5, -1.5], "W1": [[0.4, -0.2], [-0.1, 0.3]], "b1": [0.1, -0.3],
+           "W2": [[0.2, -0.5]], "b2": [0.05], "t": [0.3]},
+    "A4": {"x": [0.2, 0.3], "y": [1.0], "W1": [[0.1, 0.4], [-0.5, 0.2]], "b1": [0.1, -0.1],
+           "W2": [[0.6, 0.8]], "b2": [0.2], "lr": 1.0},
+}
+
+
+def variant_seed(course_id: str, assignment: str, student_id: str) -> int:
+    """A 64-bit seed from ``(course, assignment, student)``; stable across runs."""
+    for name, value in (("course_id", course_id), ("assignment", assignment),
+                        ("student_id", student_id)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"variant_seed: {name} must be a non-empty string, got {value!r}")
+    digest = hashlib.sha256("\x1f".join((course_id, assignment, student_id)).encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def variant_rng(course_id: str, assignment: str, student_id: str) -> np.random.Generator:
+    return np.random.default_rng(variant_seed(course_id, assignment, student_id))
+
+
+def _decimals(rng, shape, low, high, step=0.1, nonzero=True):
+    """Multiples of ``step`` in [low, high] (0 excluded when ``nonzero``)."""
+    grid = np.round(np.arange(low, high + step / 2, step), 10)
+    if nonzero:
+        grid = grid[np.abs(grid) > step / 2]
+    return rng.choice(grid, size=shape)
+
+
+def _a1(rng) -> dict:
+    while True:
+        x, y, z = _decimals(rng, 3, -5, 5, 1.0).tolist()
+        if x + y != 0:
+            break
+    a, b, c = _decimals(rng, 3, 1, 6, 1.0).tolist()
+    while True:
+        w = _decimals(rng, 3, -3, 3, 1.0)
+        xs = _decimals(rng, 2, -2, 2, 1.0)
+        zn = w[0] * xs[0] + w[1] * xs[1] + w[2]
+        if 0.5 <= abs(zn) <= 2.5:        # neither saturated nor at σ'(0)
+            break
+    tx, tw, tb = _decimals(rng, 3, -1, 1, 0.5, nonzero=False).tolist()
+    return {"fxyz": {"x": x, "y": y, "z": z}, "J": {"a": a, "b": b, "c": c, "h": 0.001},
+            "neuron": {"w": w.tolist(), "x": xs.tolist()},
+            "trace": {"x": tx if tx else 1.0, "w": tw, "b": tb}}
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _a3(rng) -> dict:
+    while True:
+        x = _decimals(rng, 2, -2, 2, 0.5)
+        W1 = _decimals(rng, (2, 2), -0.5, 0.5)
+        b1 = _decimals(rng, 2, -0.3, 0.3)
+        W2 = _decimals(rng, (1, 2), -0.6, 0.6)
+        b2 = _decimals(rng, 1, -0.2, 0.2, 0.05)
+        t = _decimals(rng, 1, -0.5, 0.5)
+        z1 = W1 @ x + b1
+        y = W2 @ _sigmoid(z1) + b2
+        if np.all(np.abs(z1) <= 2.5) and np.all(np.abs(z1) >= 0.05) and abs(y - t)[0] >= 0.1:
+            return {"x": x.tolist(), "W1": W1.tolist(), "b1": b1.tolist(), "W2": W2.tolist(),
+                    "b2": b2.tolist(), "t": t.tolist()}
+
+
+def _a4(rng) -> dict:
+    """ReLU everywhere; hidden unit 1 on, unit 2 off (the question wants one
+    dead unit), both clearly away from the kink; the output on and short of
+    the target."""
+    while True:
+        x = _decimals(rng, 2, 0.1, 0.5)
+        W1 = _decimals(rng, (2, 2), -0.6, 0.6)
+        b1 = _decimals(rng, 2, -0.2, 0.2)
+        W2 = _decimals(rng, (1, 2), 0.1, 0.9)
+        b2 = _decimals(rng, 1, 0.1, 0.3)
+        z1 = W1 @ x + b1
+        yhat = W2 @ np.maximum(z1, 0) + b2
+        if z1[0] >= 0.05 and z1[1] <= -0.05 and 0.05 <= yhat[0] <= 0.8:
+            return {"x": x.tolist(), "y": [1.0], "W1": W1.tolist(), "b1": b1.tolist(),
+                    "W2": W2.tolist(), "b2": b2.tolist(), "lr": 1.0}
+
+
+GENERATORS: dict[str, Callable[[np.random.Generator], dict]] = {"A1": _a1, "A3": _a3, "A4": _a4}
+
+
+def variant_params(assignment: str, student_id: str | None = None,
+                   course_id: str = "nn-backprop", mode: str = "per_student") -> dict:
+    """The parameters of ``assignment`` for ``student_id``.
+
+    ``mode="lecture"`` or ``student_id=None`` gives the lecture's numbers;
+    assignments with no generator have no numeric variant (empty dict or the
+    lecture's)."""
+    if mode not in ("lecture", "per_student"):
+        raise ValueError(f"variant_params: mode must be 'lecture' or 'per_student', got {mode!r}")
+    if mode == "lecture" or student_id is None or assignment not in GENERATORS:
+        return copy.deepcopy(LECTURE.get(assignment, {}))
+    return GENERATORS[assignment](variant_rng(course_id, assignment, student_id))
+
