@@ -1,0 +1,743 @@
+"""``course.yaml``: the whole course in one file, validated on load.
+
+>>> course = load_course("course.yaml")                       # doctest: +SKIP
+>>> course.points("A3.q2", "dW1"), course.tolerance_for("A1.q4").rtol  # doctest: +SKIP
+
+Every key the file may hold is declared once, in :data:`SCHEMA` below (a
+small table of :class:`Struct` / :class:`MapOf` / :class:`Scalar` specs with
+types, ranges, defaults and one-line docs); the loader walks PyYAML's node
+tree against it, so each value keeps the line it was written on.  A mistake
+— an unknown or misspelt key, a wrong type, a value out of range, a missing
+required key, a duplicate key, a YAML syntax error — raises
+:class:`ConfigError` (a ``ValueError``) whose message reads::
+
+    course.yaml:57: assignments.A3.questions.q2.points: must be a number >= 0, got -1
+
+(file, line, key path, problem) instead of a traceback.
+
+The file's sections (all but ``course_id`` and ``assignments`` optional):
+
+``course_id``, ``language`` (``zh``, ``en``, ``zh+en``)
+``tolerances``
+    ``rtol``, ``atol``, ``atol_scale`` (the rule of
+    :mod:`autograder.numeric`), and named ``profiles`` (e.g. ``function``
+    for outputs of student code, judged much more tightly than hand-computed
+    numbers).  A question or part overrides with ``tolerance: <profile>`` or
+    ``tolerance: {profile: ..., rtol: ..., ...}``.
+``shape_policy``
+    ``default`` (``strict``/``lenient``) and ``penalty``: the fraction of a
+    part's points lost for a shape-only mismatch under ``strict`` (``1`` = no
+    credit).  A question or part may say ``shape_policy: lenient``.
+``ecf``
+    error carried forward: ``policy`` ``full``/``partial``/``none``,
+    ``fraction`` (only with ``partial``) of the points for consistent work.
+``variants``
+    ``mode`` ``lecture`` (the lecture's numbers for everyone) or
+    ``per_student``; ``salt`` mixed into every student's seed, and
+    ``secret_env``, the name of an environment variable holding a secret
+    also mixed in (the secret never sits in the file).
+``formula``, ``order``, ``sandbox``, ``gradebook_url``
+    formula-checking time limit and samples; part credit for a cost formula
+    with the right leading term; the untrusted runner's resource limits; the
+    gradebook database (any SQLAlchemy URL).
+``assignments``
+    ``A1: {title: {zh, en}, notebook: A1_....ipynb, questions: {q1: ..., ...}}``;
+    a question is its points (``q1: 3``) or a mapping with ``points`` and/or
+    ``parts`` (each part its points, or a mapping with ``points`` and
+    overrides); with both, ``points`` must equal the parts' sum.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .i18n import LANGUAGES, Message
+
+__all__ = ["ConfigError", "load_course", "parse_course", "find_course_file", "SCHEMA",
+           "Course", "AssignmentConfig", "QuestionConfig", "PartConfig", "Tolerance",
+           "ShapePolicy", "ECFPolicy", "VariantSettings", "FormulaSettings",
+           "OrderSettings", "SandboxLimits", "DEFAULT_GRADEBOOK_URL"]
+
+DEFAULT_GRADEBOOK_URL = "sqlite:///gradebook.db"
+
+
+class ConfigError(ValueError):
+    """A problem in ``course.yaml``: ``file``, ``line`` (1-based or None),
+    ``key`` (dotted path, ``""`` for the whole file) and ``problem``."""
+
+    def __init__(self, file: str, line: int | None, key: str, problem: str):
+        self.file, self.line, self.key, self.problem = file, line, key, problem
+        where = f"{file}:{line}" if line else str(file)
+        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
+
+
+# ==========================================================================
+# the schema language: a few declarative spec classes
+
+_MISSING = object()
+
+
+class Spec:
+    doc = ""
+
+
+@dataclass
+class Scalar(Spec):
+    """A plain value. ``kind``: ``str``, ``int``, ``number`` (int or float),
+    ``bool``; optional ``choices``, bounds and a regex ``pattern``."""
+
+    kind: str
+    doc: str = ""
+    choices: tuple | None = None
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    pattern: str | None = None
+
+
+@dataclass
+class Field:
+    spec: Spec
+    required: bool = False
+    default: Any = _MISSING  # absent and no default: a Struct gets its defaults, else None
+
+
+@dataclass
+class Struct(Spec):
+    """A mapping with fixed keys.  ``shorthand``: a scalar written in place of
+    the mapping stands for ``{shorthand: scalar}``.  ``check(value, ctx,
+    path)`` runs cross-field rules after the keys are validated."""
+
+    fields: dict[str, Field]
+    doc: str = ""
+    shorthand: str | None = None
+    check: Callable | None = None
+
+
+@dataclass
+class MapOf(Spec):
+    """A mapping whose keys are ids matching ``key_pattern`` (order kept)."""
+
+    key_pattern: str
+    key_doc: str
+    value: Spec
+    doc: str = ""
+    min_items: int = 0
+
+
+_NUMBER_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def _number(doc, *, min=None, max=None, min_exclusive=False) -> Scalar:
+    return Scalar("number", doc, min=min, max=max, min_exclusive=min_exclusive)
+
+
+def _fraction(doc) -> Scalar:
+    return _number(doc, min=0.0, max=1.0)
+
+
+def _enum(doc, *choices) -> Scalar:
+    return Scalar("str", doc, choices=tuple(choices))
+
+
+# ==========================================================================
+# the schema: every key course.yaml may hold
+
+def _tolerance_fields(defaults: bool) -> dict[str, Field]:
+    def f(doc, default):
+        return Field(_number(doc, min=0.0), default=default if defaults else None)
+    return {
+        "rtol": f("relative tolerance, entry by entry", 0.005),
+        "atol": f("absolute tolerance", 1e-6),
+        "atol_scale": f("absolute tolerance in units of the reference's largest |entry|", 0.0),
+    }
+
+
+_TOLERANCE_OVERRIDE = Struct(
+    {"profile": Field(Scalar("str", "a name under tolerances.profiles", pattern=_IDENT)),
+     **_tolerance_fields(defaults=False)},
+    doc="a tolerance profile's name, or {profile, rtol, atol, atol_scale}",
+    shorthand="profile")
+
+_SHAPE_OVERRIDE = _enum("shape policy for this question/part", "strict", "lenient")
+
+
+def _check_question(value: dict, ctx: "_Context", path: str) -> None:
+    parts, points = value.get("parts"), value.get("points")
+    if parts is None and points is None:
+        ctx.error(path, "a question needs 'points' or 'parts'")
+    if parts is not None and points is not None:
+        total = math.fsum(p["points"] for p in parts.values())
+        if abs(total - points) > 1e-9:
+            ctx.error(f"{path}.points", f"is {points:g} but the parts add up to {total:g}")
+
+
+def _check_ecf(value: dict, ctx: "_Context", path: str) -> None:
+    if value["policy"] != "partial" and ctx.given(f"{path}.fraction"):
+        ctx.error(f"{path}.fraction", f"only applies to policy 'partial' "
+                                      f"(policy is {value['policy']!r})")
+
+
+def _check_sandbox(value: dict, ctx: "_Context", path: str) -> None:
+    if value["wall_seconds"] < value["cpu_seconds"]:
+        ctx.error(f"{path}.wall_seconds",
+                  f"must be >= cpu_seconds ({value['cpu_seconds']:g}), "
+                  f"got {value['wall_seconds']:g}")
+
+
+_PART = Struct({
+    "points": Field(_number("points for this part", min=0.0), required=True),
+    "tolerance": Field(_TOLERANCE_OVERRIDE),
+    "shape_policy": Field(_SHAPE_OVERRIDE),
+}, doc="a part's points, or {points, tolerance, shape_policy}", shorthand="points")
+
+_QUESTION = Struct({
+    "points": Field(_number("points for the question (the parts' sum if it has parts)",
+                            min=0.0)),
+    "parts": Field(MapOf(_IDENT, "a part name such as dW1", _PART, min_items=1)),
+    "tolerance": Field(_TOLERANCE_OVERRIDE),
+    "shape_policy": Field(_SHAPE_OVERRIDE),
+}, doc="a question's points, or {points, parts, tolerance, shape_policy}",
+    shorthand="points", check=_check_question)
+
+_ASSIGNMENT = Struct({
+    "title": Field(Struct({
+        "zh": Field(Scalar("str", "Chinese title"), required=True),
+        "en": Field(Scalar("str", "English title"), required=True),
+    }), required=True),
+    "notebook": Field(Scalar("str", "the notebook's file name, e.g. A3_two_layer_network.ipynb",
+                             pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*\.ipynb"), required=True),
+    "questions": Field(MapOf(r"q[1-9][0-9]*", "a question id q1, q2, ...", _QUESTION,
+                             min_items=1), required=True),
+})
+
+SCHEMA = Struct({
+    "course_id": Field(Scalar("str", "the course's id", pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*"),
+                       required=True),
+    "language": Field(_enum("feedback language", *LANGUAGES), default="zh+en"),
+    "tolerances": Field(Struct({
+        **_tolerance_fields(defaults=True),
+        "profiles": Field(MapOf(_IDENT, "a profile name", Struct(_tolerance_fields(False))),
+                          default={}),
+    })),
+    "shape_policy": Field(Struct({
+        "default": Field(_enum("shape policy", "strict", "lenient"), default="strict"),
+        "penalty": Field(_fraction("fraction of a part's points lost for a shape-only "
+                                   "mismatch under 'strict'"), default=1.0),
+    })),
+    "ecf": Field(Struct({
+        "policy": Field(_enum("credit for work consistent with the student's own earlier "
+                              "answers", "full", "partial", "none"), default="partial"),
+        "fraction": Field(_fraction("fraction of the points under 'partial'"), default=0.5),
+    }, check=_check_ecf)),
+    "variants": Field(Struct({
+        "mode": Field(_enum("whose numbers", "lecture", "per_student"), default="lecture"),
+        "salt": Field(Scalar("str", "mixed into every student's variant seed"), default=""),
+        "secret_env": Field(Scalar("str", "environment variable holding a secret mixed "
+                                          "into the seed", pattern=r"[A-Za-z_][A-Za-z0-9_]*")),
+    })),
+    "formula": Field(Struct({
+        "time_limit_s": Field(_number("hard time limit for one formula check", min=0.0,
+                                      max=600.0, min_exclusive=True), default=2.0),
+        "samples": Field(Scalar("int", "random points at which formulas are compared",
+                                min=1, max=10_000), default=16),
+    })),
+    "order": Field(Struct({
+        "leading_term_fraction": Field(_fraction("credit for a cost formula with the "
+                                                 "right leading term only"), default=0.5),
+    })),
+    "sandbox": Field(Struct({
+        "cpu_seconds": Field(_number("CPU time limit", min=0.0, min_exclusive=True),
+                             default=30.0),
+        "wall_seconds": Field(_number("wall-clock limit", min=0.0, min_exclusive=True),
+                              default=60.0),
+        "memory_mb": Field(Scalar("int", "address-space limit in MiB", min=64), default=2048),
+        "processes": Field(Scalar("int", "process/thread limit", min=1), default=64),
+        "output_kb": Field(Scalar("int", "captured stdout+stderr limit in KiB", min=1),
+                           default=1024),
+        "file_kb": Field(Scalar("int", "largest file the runner may write, KiB", min=0),
+                         default=10240),
+    }, check=_check_sandbox)),
+    "gradebook_url": Field(Scalar("str", "gradebook database (SQLAlchemy URL)",
+                                  pattern=r"[A-Za-z][A-Za-z0-9+.-]*://.*"),
+                           default=DEFAULT_GRADEBOOK_URL),
+    "assignments": Field(MapOf(r"[A-Za-z][A-Za-z0-9_]*", "an assignment id such as A3",
+                               _ASSIGNMENT, min_items=1), required=True),
+})
+
+
+# ==========================================================================
+# walking the YAML node tree against the schema
+
+class _Context:
+    def __init__(self, file: str, loader: yaml.SafeLoader):
+        self.file = file
+        self.loader = loader
+        self.lines: dict[str, int] = {}   # key path -> line of the key
+        self.present: set[str] = set()    # key paths written in the file
+
+    def error(self, path: str, problem: str, line: int | None = None) -> None:
+        if line is None:
+            probe = path
+            while probe and probe not in self.lines:
+                probe = probe.rpartition(".")[0]
+            line = self.lines.get(probe, 1)
+        raise ConfigError(self.file, line, path, problem)
+
+    def given(self, path: str) -> bool:
+        return path in self.present
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+_KIND_WORDS = {"str": "a string", "int": "an integer", "number": "a number",
+               "bool": "true or false"}
+
+
+def _describe(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    text = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+    return repr(text)
+
+
+def _scalar(node: yaml.Node, spec: Scalar, ctx: _Context, path: str) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        ctx.error(path, f"must be {_KIND_WORDS[spec.kind]}, got {_describe(node)}", _line(node))
+    try:
+        value = ctx.loader.construct_object(node)
+    except yaml.YAMLError as exc:  # an unknown !!tag, a bad !!timestamp, ...
+        ctx.error(path, f"cannot be read: {getattr(exc, 'problem', None) or exc}", _line(node))
+    bad = f"must be {_KIND_WORDS[spec.kind]}, got {_describe(node)}"
+    if spec.kind == "str":
+        if type(value) is not str:
+            # a plain scalar such as 2 or 1.5 where text is wanted: keep its text
+            if node.style is None and type(value) in (int, float):
+                value = node.value
+            else:
+                ctx.error(path, bad, _line(node))
+    elif spec.kind == "bool":
+        if type(value) is not bool:
+            ctx.error(path, bad, _line(node))
+    else:
+        if type(value) is str and node.style is None and _NUMBER_RE.fullmatch(value):
+            value = float(value)  # YAML 1.1 reads 1e-6 (no dot) as text
+        if type(value) is bool or type(value) not in (int, float):
+            ctx.error(path, bad, _line(node))
+        if spec.kind == "int" and type(value) is not int:
+            ctx.error(path, bad, _line(node))
+        if spec.kind == "number":
+            value = float(value)
+            if not math.isfinite(value):
+                ctx.error(path, f"must be a finite number, got {_describe(node)}", _line(node))
+    if spec.choices is not None and value not in spec.choices:
+        options = ", ".join(repr(c) for c in spec.choices)
+        ctx.error(path, f"must be one of {options}, got {_describe(node)}", _line(node))
+    if spec.pattern is not None and not re.fullmatch(spec.pattern, value):
+        ctx.error(path, f"{_describe(node)} is not valid here ({spec.doc})", _line(node))
+    if spec.min is not None and (value <= spec.min if spec.min_exclusive else value < spec.min):
+        op = ">" if spec.min_exclusive else ">="
+        ctx.error(path, f"must be {_KIND_WORDS[spec.kind]} {op} {spec.min:g}, "
+                        f"got {value:g}", _line(node))
+    if spec.max is not None and value > spec.max:
+        ctx.error(path, f"must be {_KIND_WORDS[spec.kind]} <= {spec.max:g}, "
+                        f"got {value:g}", _line(node))
+    return value
+
+
+def _entries(node: yaml.MappingNode, ctx: _Context, path: str):
+    """(key, key node, value node) of a mapping; keys are plain scalars, once each."""
+    seen: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            ctx.error(path or "(top level)", "a key must be a plain name, not "
+                      + _describe(key_node), _line(key_node))
+        key = key_node.value
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            ctx.error(_join(path, key), "YAML merge keys ('<<') are not supported; "
+                      "write the keys out", _line(key_node))
+        if key in seen:
+            ctx.error(_join(path, key), f"appears twice (first on line {seen[key]})",
+                      _line(key_node))
+        seen[key] = _line(key_node)
+        yield key, key_node, value_node
+
+
+def _validate(node: yaml.Node, spec: Spec, ctx: _Context, path: str) -> Any:
+    if isinstance(spec, Scalar):
+        return _scalar(node, spec, ctx, path)
+    if isinstance(spec, MapOf):
+        if not isinstance(node, yaml.MappingNode):
+            ctx.error(path, f"must be a mapping of {spec.key_doc} to its settings, "
+                            f"got {_describe(node)}", _line(node))
+        out: dict[str, Any] = {}
+        for key, key_node, value_node in _entries(node, ctx, path):
+            sub = _join(path, key)
+            ctx.lines[sub] = _line(key_node)
+            ctx.present.add(sub)
+            if not re.fullmatch(spec.key_pattern, key):
+                ctx.error(sub, f"{key!r} is not a valid key here (expected {spec.key_doc})",
+                          _line(key_node))
+            out[key] = _validate(value_node, spec.value, ctx, sub)
+        if len(out) < spec.min_items:
+            ctx.error(path, f"needs at least {spec.min_items} entry "
+                            f"({spec.key_doc})", _line(node))
+        return out
+    if isinstance(spec, Struct):
+        if isinstance(node, yaml.ScalarNode) and spec.shorthand is not None:
+            value = {spec.shorthand: _validate(node, spec.fields[spec.shorthand].spec, ctx,
+                                               _join(path, spec.shorthand))}
+            ctx.lines.setdefault(_join(path, spec.shorthand), _line(node))
+            ctx.present.add(_join(path, spec.shorthand))
+            given = {spec.shorthand}
+        elif isinstance(node, yaml.MappingNode):
+            value, given = {}, set()
+            for key, key_node, value_node in _entries(node, ctx, path):
+                sub = _join(path, key)
+                if key not in spec.fields:
+                    close = difflib.get_close_matches(key, list(spec.fields), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    known = ", ".join(spec.fields)
+                    ctx.error(sub, f"unknown key{hint}; the keys allowed here are: {known}",
+                              _line(key_node))
+                ctx.lines[sub] = _line(key_node)
+                ctx.present.add(sub)
+                value[key] = _validate(value_node, spec.fields[key].spec, ctx, sub)
+                given.add(key)
+        else:
+            want = spec.doc or "a mapping"
+            ctx.error(path or "(top level)", f"must be {want}, got {_describe(node)}",
+                      _line(node))
+        for key, fld in spec.fields.items():
+            if key in given:
+                continue
+            if fld.required:
+                ctx.error(_join(path, key), "is required but missing",
+                          ctx.lines.get(path, _line(node)))
+            value[key] = _default(fld)
+        if spec.check is not None:
+            spec.check(value, ctx, path)
+        return value
+    raise TypeError(f"unknown spec {spec!r}")  # pragma: no cover
+
+
+def _default(fld: Field) -> Any:
+    if fld.default is not _MISSING:
+        return dict(fld.default) if isinstance(fld.default, dict) else fld.default
+    if isinstance(fld.spec, Struct):
+        return {k: _default(f) for k, f in fld.spec.fields.items()}
+    return None
+
+
+# ==========================================================================
+# the loaded course
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The rule of :mod:`autograder.numeric`: pass ``as_kwargs()`` to check_array."""
+
+    rtol: float
+    atol: float
+    atol_scale: float = 0.0
+
+    def updated(self, override: dict | None) -> "Tolerance":
+        if not override:
+            return self
+        return Tolerance(**{k: (override[k] if override.get(k) is not None else getattr(self, k))
+                            for k in ("rtol", "atol", "atol_scale")})
+
+    def as_kwargs(self) -> dict[str, float]:
+        return {"rtol": self.rtol, "atol": self.atol, "atol_scale": self.atol_scale}
+
+
+@dataclass(frozen=True)
+class ShapePolicy:
+    default: str = "strict"
+    penalty: float = 1.0   # fraction of a part's points lost for a shape-only mismatch
+
+
+@dataclass(frozen=True)
+class ECFPolicy:
+    policy: str = "partial"
+    fraction: float = 0.5
+
+    @property
+    def credit(self) -> float:
+        """Fraction of the points given for work consistent with earlier answers."""
+        return {"full": 1.0, "none": 0.0}.get(self.policy, self.fraction)
+
+
+@dataclass(frozen=True)
+class VariantSettings:
+    mode: str = "lecture"
+    salt: str = ""
+    secret_env: str | None = None
+
+    def key(self, environ: dict | None = None) -> str:
+        """The salt followed by the secret from ``secret_env`` (if set and present)."""
+        environ = os.environ if environ is None else environ
+        secret = environ.get(self.secret_env, "") if self.secret_env else ""
+        return f"{self.salt}\x00{secret}" if secret else self.salt
+
+
+@dataclass(frozen=True)
+class FormulaSettings:
+    time_limit_s: float = 2.0
+    samples: int = 16
+
+
+@dataclass(frozen=True)
+class OrderSettings:
+    leading_term_fraction: float = 0.5
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    cpu_seconds: float = 30.0
+    wall_seconds: float = 60.0
+    memory_mb: int = 2048
+    processes: int = 64
+    output_kb: int = 1024
+    file_kb: int = 10240
+
+
+@dataclass(frozen=True)
+class PartConfig:
+    id: str
+    points: float
+    tolerance: Tolerance
+    shape_policy: str
+
+
+@dataclass(frozen=True)
+class QuestionConfig:
+    """``id`` is ``"q2"``, ``full_id`` ``"A3.q2"``; ``parts`` in file order.
+    ``tolerance`` and ``shape_policy`` are resolved (course default, then the
+    question's override); each part's are resolved on top of them."""
+
+    id: str
+    full_id: str
+    points: float
+    parts: dict[str, PartConfig]
+    tolerance: Tolerance
+    shape_policy: str
+
+    def part(self, part: str) -> PartConfig:
+        try:
+            return self.parts[part]
+        except KeyError:
+            raise KeyError(f"{self.full_id} has no part {part!r} in course.yaml "
+                           f"(parts: {', '.join(self.parts) or 'none'})") from None
+
+
+@dataclass(frozen=True)
+class AssignmentConfig:
+    id: str
+    title: Message
+    notebook: str
+    questions: dict[str, QuestionConfig]
+
+    @property
+    def points(self) -> float:
+        return round(math.fsum(q.points for q in self.questions.values()), 9)
+
+
+@dataclass(frozen=True)
+class Course:
+    course_id: str
+    language: str
+    tolerance: Tolerance
+    tolerance_profiles: dict[str, Tolerance]
+    shape_policy: ShapePolicy
+    ecf: ECFPolicy
+    variants: VariantSettings
+    formula: FormulaSettings
+    order: OrderSettings
+    sandbox: SandboxLimits
+    gradebook_url: str
+    assignments: dict[str, AssignmentConfig]
+    source: str | None = field(default=None, compare=False)
+
+    # -- look-ups by id -------------------------------------------------
+    def assignment(self, assignment_id: str) -> AssignmentConfig:
+        try:
+            return self.assignments[assignment_id]
+        except KeyError:
+            raise KeyError(f"no assignment {assignment_id!r} in {self.source or 'course.yaml'} "
+                           f"(assignments: {', '.join(self.assignments)})") from None
+
+    def question(self, question_id: str) -> QuestionConfig:
+        """``"A3.q2"`` -> its :class:`QuestionConfig`."""
+        aid, dot, qid = question_id.partition(".")
+        if not dot:
+            raise KeyError(f"question ids look like 'A3.q2', got {question_id!r}")
+        questions = self.assignment(aid).questions
+        if qid not in questions:
+            raise KeyError(f"no question {question_id!r} in {self.source or 'course.yaml'} "
+                           f"({aid} has {', '.join(questions)})")
+        return questions[qid]
+
+    def question_ids(self, assignment_id: str) -> list[str]:
+        return [q.full_id for q in self.assignment(assignment_id).questions.values()]
+
+    def points(self, question_id: str, part: str | None = None) -> float:
+        q = self.question(question_id)
+        return q.points if part is None else q.part(part).points
+
+    def tolerance_for(self, question_id: str, part: str | None = None) -> Tolerance:
+        q = self.question(question_id)
+        return q.tolerance if part is None or part not in q.parts else q.parts[part].tolerance
+
+    def shape_policy_for(self, question_id: str, part: str | None = None) -> str:
+        q = self.question(question_id)
+        return q.shape_policy if part is None or part not in q.parts \
+            else q.parts[part].shape_policy
+
+    def check_options(self, question_id: str, part: str | None = None) -> dict:
+        """Keyword arguments for :func:`autograder.numeric.check_array`:
+        ``rtol``, ``atol``, ``atol_scale`` and ``shape_policy``."""
+        return {**self.tolerance_for(question_id, part).as_kwargs(),
+                "shape_policy": self.shape_policy_for(question_id, part)}
+
+    def max_score(self, assignment_id: str) -> float:
+        return self.assignment(assignment_id).points
+
+
+def _resolve_tolerance(override: dict | None, base: Tolerance,
+                       profiles: dict[str, Tolerance], ctx: _Context, path: str) -> Tolerance:
+    if not override:
+        return base
+    start = base
+    if override.get("profile") is not None:
+        name = override["profile"]
+        if name not in profiles:
+            known = ", ".join(profiles) or "none defined"
+            ctx.error(f"{path}.profile" if ctx.given(f"{path}.profile") else path,
+                      f"unknown tolerance profile {name!r} (tolerances.profiles: {known})")
+        start = profiles[name]
+    return start.updated(override)
+
+
+def _build(data: dict, ctx: _Context) -> Course:
+    tol = data["tolerances"]
+    default_tol = Tolerance(tol["rtol"], tol["atol"], tol["atol_scale"])
+    profiles = {name: default_tol.updated(p) for name, p in tol["profiles"].items()}
+    shape = ShapePolicy(**data["shape_policy"])
+    assignments = {}
+    for aid, a in data["assignments"].items():
+        questions = {}
+        for qid, q in a["questions"].items():
+            qpath = f"assignments.{aid}.questions.{qid}"
+            q_tol = _resolve_tolerance(q["tolerance"], default_tol, profiles,
+                                       ctx, f"{qpath}.tolerance")
+            q_shape = q["shape_policy"] or shape.default
+            parts = {}
+            for pid, p in (q["parts"] or {}).items():
+                ppath = f"{qpath}.parts.{pid}"
+                parts[pid] = PartConfig(
+                    id=pid, points=p["points"],
+                    tolerance=_resolve_tolerance(p["tolerance"], q_tol, profiles,
+                                                 ctx, f"{ppath}.tolerance"),
+                    shape_policy=p["shape_policy"] or q_shape)
+            points = q["points"] if q["points"] is not None else \
+                round(math.fsum(p.points for p in parts.values()), 9)
+            questions[qid] = QuestionConfig(id=qid, full_id=f"{aid}.{qid}", points=points,
+                                            parts=parts, tolerance=q_tol,
+                                            shape_policy=q_shape)
+        assignments[aid] = AssignmentConfig(id=aid, title=Message(a["title"]["zh"],
+                                                                  a["title"]["en"]),
+                                            notebook=a["notebook"], questions=questions)
+    notebooks: dict[str, str] = {}
+    for aid, a in assignments.items():
+        if a.notebook in notebooks:
+            ctx.error(f"assignments.{aid}.notebook",
+                      f"{a.notebook!r} is also the notebook of {notebooks[a.notebook]}")
+        notebooks[a.notebook] = aid
+    return Course(
+        course_id=data["course_id"], language=data["language"],
+        tolerance=default_tol, tolerance_profiles=profiles, shape_policy=shape,
+        ecf=ECFPolicy(**data["ecf"]),
+        variants=VariantSettings(**data["variants"]),
+        formula=FormulaSettings(**data["formula"]),
+        order=OrderSettings(**data["order"]),
+        sandbox=SandboxLimits(**data["sandbox"]),
+        gradebook_url=data["gradebook_url"],
+        assignments=assignments, source=ctx.file)
+
+
+# ==========================================================================
+# entry points
+
+def parse_course(text: str, source: str = "<course.yaml>") -> Course:
+    """Validate YAML ``text`` and build the :class:`Course`; ``source`` names
+    it in error messages."""
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            problem = " ".join(p for p in (exc.context, exc.problem) if p)
+            if exc.context_mark is not None and exc.problem_mark is not None \
+                    and exc.context_mark.line != exc.problem_mark.line:
+                problem += f" (the construct began on line {exc.context_mark.line + 1})"
+            raise ConfigError(source, mark.line + 1 if mark else None, "",
+                              f"YAML syntax error: {problem}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(source, None, "", f"YAML error: {exc}") from None
+        ctx = _Context(source, loader)
+        if node is None:
+            raise ConfigError(source, 1, "", "the file is empty")
+        try:
+            data = _validate(node, SCHEMA, ctx, "")
+        except yaml.YAMLError as exc:  # e.g. a bad !!timestamp while constructing
+            mark = getattr(exc, "problem_mark", None)
+            raise ConfigError(source, mark.line + 1 if mark else None, "",
+                              f"YAML error: {getattr(exc, 'problem', exc)}") from None
+        return _build(data, ctx)
+    finally:
+        loader.dispose()
+
+
+def load_course(path: str | os.PathLike = "course.yaml") -> Course:
+    """Read, validate and return the course in ``path`` (see the module docstring)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), None, "", f"cannot read the file "
+                                               f"({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(str(path), line, "", "the file is not valid UTF-8") from None
+    return parse_course(text, source=str(path))
+
+
+def find_course_file(start: str | os.PathLike | None = None,
+                     name: str = "course.yaml") -> Path:
+    """The nearest ``course.yaml`` in ``start`` (default: the current
+    directory) or one of its parents; ``FileNotFoundError`` if none."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"no {name} in {here} or any parent folder")

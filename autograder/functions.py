@@ -1,0 +1,219 @@
+"""Judging functions the student writes ("fn" questions).
+
+The judge never calls student code itself. It writes a **call plan** — a
+list of plain-data calls ``{"id", "fn", "args"}`` whose arguments are float
+arrays or numbers — and hands it to a *runner*, which calls the student's
+functions and returns plain data: ``{"id": {"ok": True, "value": array |
+number | list of them}}`` or ``{"id": {"ok": False, "error": "..."}}``.
+
+* :class:`InProcessRunner` calls functions from a namespace (the student's
+  notebook kernel, for the instant public check); every call gets fresh
+  copies of its arguments, so a function that mutates its input cannot
+  change what the next call (or the reference) sees, and outputs are
+  coerced by :func:`autograder.numeric.coerce_array` (never trusted objects).
+* The grading sandbox (the grading issue) runs the same plan in a child
+  process and ships the values back as JSON + ``.npy`` with
+  ``allow_pickle=False``.
+
+A :class:`FnSpec` describes one function: its name, how to draw hidden
+inputs (several shapes, from a seeded generator), the reference (from
+``nn_core``), and optionally a finite-difference check of a backward
+function against the student's own forward function.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .i18n import Message, msg
+from .numeric import InvalidAnswer, check_array, coerce_array
+
+__all__ = ["FnSpec", "GradCheck", "InProcessRunner", "plan_calls", "judge_function", "FnVerdict"]
+
+
+@dataclass(frozen=True)
+class FnSpec:
+    """One student function.
+
+    ``cases(rng)`` → list of argument tuples (hidden inputs);
+    ``reference(*args)`` → the expected output (array, number, or tuple);
+    ``grad_check``: for a backward function, a :class:`GradCheck` — the
+    judge then also checks the student's backward against centered
+    differences of the student's own forward function.
+    """
+    name: str
+    cases: Callable[[np.random.Generator], list[tuple]]
+    reference: Callable[..., Any]
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    grad_check: "GradCheck | None" = None
+
+
+@dataclass(frozen=True)
+class GradCheck:
+    """How a backward function relates to its forward function.
+
+    ``forward`` — the student's forward function's name;
+    ``forward_args(args)`` — the forward's arguments from the backward's;
+    ``wrt`` — the index (in the forward's arguments) the gradient is taken for;
+    ``upstream(args)`` — the upstream gradient ``dout`` in the backward's arguments;
+    ``pick(output)`` — that gradient in the backward's output.
+    The check compares ``pick(backward(*args))`` with
+    ``Σ dout ⊙ (f(x + h e_j) − f(x − h e_j)) / 2h``.
+    """
+    forward: str
+    forward_args: Callable[[list], list]
+    wrt: int
+    upstream: Callable[[list], np.ndarray]
+    pick: Callable[[Any], Any] = lambda out: out
+    step: float = 1e-6
+
+
+@dataclass
+class FnVerdict:
+    passed: int
+    total: int
+    messages: list[Message] = field(default_factory=list)
+
+    @property
+    def fraction(self) -> float:
+        return self.passed / self.total if self.total else 0.0
+
+
+def _plain(x):
+    """Arguments as plain float arrays / floats (what crosses the boundary)."""
+    if isinstance(x, (tuple, list)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return np.array(x, dtype=np.float64)
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return int(x)
+    return float(x)
+
+
+def plan_calls(spec: FnSpec, rng: np.random.Generator) -> list[dict]:
+    """The call plan for ``spec``: each hidden case once, plus (for a
+    backward function) the forward calls its finite-difference check needs,
+    around the first case."""
+    cases = [_plain(list(args)) for args in spec.cases(rng)]
+    plan = [{"id": f"{spec.name}#{i}", "fn": spec.name, "args": a} for i, a in enumerate(cases)]
+    g = spec.grad_check
+    if g is not None and cases:
+        fargs = g.forward_args(cases[0])
+        x = np.asarray(fargs[g.wrt], dtype=np.float64)
+        for j in range(x.size):
+            for sign in ("+", "-"):
+                moved = x.copy().reshape(-1)
+                moved[j] += g.step if sign == "+" else -g.step
+                a = list(fargs)
+                a[g.wrt] = moved.reshape(x.shape)
+                plan.append({"id": f"{g.forward}#fd{j}{sign}", "fn": g.forward, "args": a})
+    return plan
+
+
+class InProcessRunner:
+    """Runs a call plan against functions in ``namespace`` (a dict)."""
+
+    def __init__(self, namespace: dict):
+        self.namespace = namespace
+
+    def run(self, plan: list[dict]) -> dict:
+        out = {}
+        for call in plan:
+            fn = self.namespace.get(call["fn"])
+            if not callable(fn):
+                out[call["id"]] = {"ok": False, "error": f"function {call['fn']} is not defined"}
+                continue
+            args = [np.array(a) if isinstance(a, np.ndarray) else a for a in call["args"]]
+            try:
+                value = fn(*args)
+                out[call["id"]] = {"ok": True, "value": _coerce_output(value)}
+            except InvalidAnswer as bad:
+                out[call["id"]] = {"ok": False, "error": bad.message.en}
+            except Exception as exc:  # the student's exception, reported as data
+                out[call["id"]] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        return out
+
+
+def _coerce_output(value):
+    if type(value) is tuple:
+        return [coerce_array(v) for v in value]
+    return coerce_array(value)
+
+
+def _matches(got, want, spec: FnSpec) -> tuple[bool, Message | None]:
+    if isinstance(want, tuple):
+        if not isinstance(got, list) or len(got) != len(want):
+            n = len(got) if isinstance(got, list) else 1
+            return False, msg(f"应返回 {len(want)} 个值，实际返回 {n} 个。",
+                              f"should return {len(want)} values, returned {n}.")
+        for k, (g, w) in enumerate(zip(got, want)):
+            ok, m = _matches(g, w, spec)
+            if not ok:
+                return False, msg(f"第 {k + 1} 个返回值：", f"return value {k + 1}: ") + m
+        return True, None
+    c = check_array(got, want, rtol=spec.rtol, atol=spec.atol, shape_policy="strict")
+    return c.ok, None if c.ok else c.message
+
+
+def judge_function(spec: FnSpec, rng: np.random.Generator, runner) -> FnVerdict:
+    """Run the plan through ``runner``, compare with the references, and
+    (for backward functions) check the gradient by finite differences."""
+    plan = plan_calls(spec, rng)
+    results = runner.run(plan)
+    cases = [c for c in plan if c["fn"] == spec.name]
+    verdict = FnVerdict(0, len(cases) + (spec.grad_check is not None))
+    for call in cases:
+        res = results.get(call["id"], {"ok": False, "error": "no result"})
+        shapes = ", ".join(str(np.shape(a)) for a in call["args"])
+        if not res["ok"]:
+            verdict.messages.append(msg(f"{spec.name}（输入形状 {shapes}）出错：{res['error']}",
+                                        f"{spec.name} (input shapes {shapes}) failed: {res['error']}"))
+            continue
+        want = spec.reference(*[np.array(a) if isinstance(a, np.ndarray) else a
+                                for a in call["args"]])
+        ok, m = _matches(res["value"], want, spec)
+        if ok:
+            verdict.passed += 1
+        else:
+            verdict.messages.append(msg(f"{spec.name}（输入形状 {shapes}）：", f"{spec.name} (input shapes {shapes}): ") + m)
+    if spec.grad_check is not None:
+        ok, m = _finite_difference_check(spec, plan, results)
+        verdict.passed += ok
+        if m is not None:
+            verdict.messages.append(m)
+    return verdict
+
+
+def _finite_difference_check(spec, plan, results) -> tuple[bool, Message | None]:
+    g = spec.grad_check
+    first = plan[0]
+    res = results.get(first["id"], {})
+    if not res.get("ok"):
+        return False, None                      # already reported with the case
+    dout = np.asarray(g.upstream(first["args"]))
+    x = np.asarray(g.forward_args(first["args"])[g.wrt])
+    numeric = np.zeros(x.size)
+    for j in range(x.size):
+        plus, minus = results.get(f"{g.forward}#fd{j}+", {}), results.get(f"{g.forward}#fd{j}-", {})
+        if not (plus.get("ok") and minus.get("ok")):
+            return False, msg(f"无法做数值梯度检验：{g.forward} 出错或未定义。",
+                              f"numerical gradient check impossible: {g.forward} failed or "
+                              f"is not defined.")
+        fp, fm = np.asarray(plus["value"]), np.asarray(minus["value"])
+        if fp.shape != dout.shape or fm.shape != dout.shape:
+            return False, msg(f"{g.forward} 的输出形状 {fp.shape} 与上游梯度 {dout.shape} 不符。",
+                              f"{g.forward}'s output shape {fp.shape} does not match the "
+                              f"upstream gradient's {dout.shape}.")
+        numeric[j] = np.sum((fp - fm) * dout) / (2 * g.step)
+    try:
+        grad = g.pick(res["value"])
+    except (IndexError, TypeError):
+        return False, msg(f"{spec.name} 的返回值结构不对。", f"{spec.name} returned the wrong structure.")
+    c = check_array(grad, numeric.reshape(x.shape), rtol=1e-5, atol=1e-7, shape_policy="strict")
+    if c.ok:
+        return True, None
+    return False, msg(f"{spec.name} 与 {g.forward} 的数值梯度不一致：",
+                      f"{spec.name} disagrees with the numerical gradient of {g.forward}: ") + c.message

@@ -1,0 +1,223 @@
+"""Judging one assignment's answers: score, status, feedback, diagnosis and
+error carried forward, for every part of every question.
+
+Order of judgement for a part:
+
+1. invalid or missing answer → no credit, the message says why;
+2. equal to the reference (tolerance / formula equivalence) → full credit;
+3. values right, shape differs by a length-1 axis (strict policy) →
+   ``Policy.shape_credit``;
+4. equal to the reference **rebuilt from the student's own earlier
+   answers** (when the question ``uses`` some and they differ from the
+   true ones) → ``Policy.ecf_fraction`` credit, ``carried_forward=True``;
+5. otherwise no credit; if the answer equals one of the question's
+   catalogued mistakes, the feedback names it and points at the formula.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .i18n import msg
+from .numeric import check_array
+from .questions.base import CARRIED, MISSING, Policy, Question, is_missing
+from .results import AssignmentResult, QuestionResult
+
+__all__ = ["judge_part", "grade_question", "grade_assignment", "grade_submission",
+           "policy_for", "variant_of"]
+
+
+def _compare(part, answer, reference, policy: Policy, strict: bool = False):
+    """``(ok, status, message, value)`` for one answer against one reference."""
+    if part.kind == "num":
+        c = check_array(answer, reference, rtol=policy.rtol, atol=policy.atol,
+                        atol_scale=policy.atol_scale,
+                        shape_policy="strict" if strict else policy.shape_policy,
+                        name=part.name)
+        return c.ok, c.status, c.message, (c.aligned if c.aligned is not None else c.value)
+    if part.kind in ("sym", "order"):
+        from .formula import check_formula
+        r = check_formula(answer, reference, list(part.symbols), domain=part.domain,
+                          time_limit=policy.formula_time_limit, language=policy.language)
+        status = "correct" if r.correct else ("invalid" if r.status == "invalid" else "wrong")
+        return r.correct, status, r.message, r.parsed
+    if part.kind == "choice":
+        ok = _normalise_choice(answer) == _normalise_choice(reference)
+        return ok, "correct" if ok else "wrong", (
+            msg(f"{part.name}：正确。", f"{part.name}: correct.") if ok else
+            msg(f"{part.name}：不正确。", f"{part.name}: not correct.")), answer
+    raise ValueError(f"judge: part {part.name!r} of kind {part.kind!r} is judged elsewhere")
+
+
+def _normalise_choice(x: Any):
+    if type(x) in (bool, np.bool_):
+        return bool(x)
+    if type(x) is str:
+        s = x.strip().lower()
+        return {"yes": True, "true": True, "是": True, "no": False, "false": False, "否": False}.get(s, s)
+    if type(x) in (int, float) or isinstance(x, np.number):
+        return float(x)
+    return ("<unsupported>", type(x).__name__)
+
+
+NO_RUNNER = msg("这一部分需要运行你写的函数，这里没有可用的运行环境。",
+                "This part runs the function you wrote; no runner was available here.")
+
+
+def judge_fn_part(q: Question, part, runner, points: float, seed: int) -> QuestionResult:
+    """Credit in proportion to the hidden cases (and gradient check) passed."""
+    from .functions import judge_function
+    base = dict(question=q.id, part=part.name, max_score=points)
+    if runner is None:
+        return QuestionResult(score=0.0, status="error", feedback=[NO_RUNNER], **base)
+    v = judge_function(part.fn, np.random.default_rng(seed), runner)
+    status = "correct" if v.passed == v.total else ("partial" if v.passed else "wrong")
+    summary = msg(f"{part.fn.name}：通过 {v.passed}/{v.total} 项隐藏测试。",
+                  f"{part.fn.name}: passed {v.passed} of {v.total} hidden checks.")
+    return QuestionResult(score=points * v.fraction, status=status,
+                          feedback=[summary, *v.messages[:3]],
+                          details={"passed": v.passed, "total": v.total}, **base)
+
+
+def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy,
+               points: float, reference: dict, ecf_reference: dict | None) -> QuestionResult:
+    part = q.part(part_name)
+    base = dict(question=q.id, part=part_name, max_score=points)
+    if is_missing(answer):
+        return QuestionResult(score=0.0, status="missing", feedback=[MISSING], **base)
+    ok, status, message, _ = _compare(part, answer, reference[part_name], policy)
+    if ok:
+        return QuestionResult(score=points, status="correct", feedback=[message], **base)
+    if status == "invalid":
+        return QuestionResult(score=0.0, status="invalid", feedback=[message], **base)
+    if status == "shape":
+        return QuestionResult(score=points * policy.shape_credit,
+                              status="partial" if policy.shape_credit else "wrong",
+                              feedback=[message], details={"shape_only": True}, **base)
+    if ecf_reference is not None and part_name in ecf_reference:
+        ok_ecf, _, _, _ = _compare(part, answer, ecf_reference[part_name], policy)
+        if ok_ecf:
+            credit = points * policy.ecf_fraction
+            return QuestionResult(score=credit, carried_forward=True,
+                                  status="correct" if credit == points else
+                                  ("partial" if credit else "wrong"),
+                                  feedback=[CARRIED], **base)
+    feedback, diagnosis = [message], None
+    for mistake in q.mistakes:
+        wrong = mistake.make(params)
+        if part_name in wrong:
+            hit, _, _, _ = _compare(part, answer, wrong[part_name], policy, strict=True)
+            if hit:
+                diagnosis = mistake.id
+                feedback.append(mistake.text)
+                break
+    return QuestionResult(score=0.0, status="wrong", feedback=feedback, diagnosis=diagnosis,
+                          **base)
+
+
+def _upstream(q: Question, all_answers: dict, params: dict, policy: Policy):
+    """The student's earlier answers that ``q`` uses, coerced to arrays in
+    the reference's shape — or ``None`` when any is missing/invalid or when
+    they all equal the true ones (then ECF adds nothing)."""
+    if not q.uses:
+        return None
+    from .questions import get_question
+    values, all_true = {}, True
+    for ref_name in q.uses:
+        qid, part_name = ref_name.rsplit(".", 1)
+        earlier_q = get_question(f"{q.assignment}.{qid}")
+        given = all_answers.get(qid, {}).get(part_name)
+        if is_missing(given):
+            return None
+        true = earlier_q.reference(params)[part_name]
+        c = check_array(given, true, rtol=policy.rtol, atol=policy.atol,
+                        atol_scale=policy.atol_scale, shape_policy="lenient")
+        if c.aligned is None:
+            return None
+        values[part_name] = c.aligned
+        all_true &= c.ok
+    return None if all_true else values
+
+
+def grade_question(q: Question, all_answers: dict, params: dict, policy,
+                   points: dict[str, float], runner=None, seed: int = 0) -> list[QuestionResult]:
+    """One result per part of ``q``; ``all_answers`` maps ``"q1"`` → {part: value};
+    function parts run through ``runner`` on hidden inputs drawn from ``seed``.
+    ``policy`` is a :class:`Policy` or a function ``part name → Policy``."""
+    policy_of = policy if callable(policy) else (lambda part: policy)
+    answers = all_answers.get(q.local_id, {})
+    if not isinstance(answers, dict):
+        answers = {}
+    reference = q.reference(params)
+    upstream = _upstream(q, all_answers, params, policy_of(None))
+    ecf_reference = None
+    if upstream is not None:
+        try:
+            ecf_reference = q.build(params, upstream)
+        except (ValueError, FloatingPointError, ArithmeticError):
+            ecf_reference = None           # the student's values make no sense to rebuild from
+    return [judge_fn_part(q, p, runner, float(points.get(p.name, 1.0)), seed) if p.kind == "fn"
+            else judge_part(q, p.name, answers.get(p.name), params, policy_of(p.name),
+                            float(points.get(p.name, 1.0)), reference, ecf_reference)
+            for p in q.parts]
+
+
+def grade_assignment(assignment: str, answers: dict, params: dict, policy: Policy | None = None,
+                     points: dict | None = None, student_id: str = "",
+                     variant: str = "", runner=None, seed: int = 0) -> AssignmentResult:
+    """Judge every question of ``assignment``; ``points[question][part]``
+    come from ``course.yaml`` (1 point per part when absent). ``runner``
+    runs the student's functions (see :mod:`autograder.functions`); ``seed``
+    draws their hidden inputs (the grader derives it from the variant, so
+    hidden inputs differ per student but are reproducible)."""
+    from .questions import questions_of
+    policy = policy or Policy()
+    points = points or {}
+    result = AssignmentResult(assignment=assignment, student=student_id,
+                              variant_seed=variant or None)
+    for q in questions_of(assignment):
+        for r in grade_question(q, answers, params, policy, points.get(q.local_id, {}),
+                                runner, seed):
+            result.add(r)
+    return result
+
+
+def policy_for(course, qid: str, part: str | None) -> Policy:
+    """The :class:`Policy` ``course.yaml`` sets for one part of a question."""
+    tol = course.tolerance_for(qid, part)
+    return Policy(rtol=tol.rtol, atol=tol.atol, atol_scale=tol.atol_scale,
+                  shape_policy=course.shape_policy_for(qid, part),
+                  shape_credit=1.0 - course.shape_policy.penalty,
+                  ecf=course.ecf.policy, ecf_credit=course.ecf.fraction,
+                  leading_term_credit=course.order.leading_term_fraction,
+                  formula_time_limit=course.formula.time_limit_s, language=course.language)
+
+
+def variant_of(course, assignment: str, student_id: str | None) -> tuple[dict, int]:
+    """The student's parameters and the seed of their hidden inputs."""
+    from .variants import variant_params, variant_seed
+    course_key = course.course_id + course.variants.key()
+    params = variant_params(assignment, student_id, course_id=course_key,
+                            mode=course.variants.mode)
+    seed = variant_seed(course_key, assignment, student_id or "lecture")
+    return params, seed
+
+
+def grade_submission(course, assignment: str, answers: dict, student_id: str | None,
+                     runner=None) -> AssignmentResult:
+    """Judge one student's answers with everything ``course.yaml`` decides:
+    their variant, points, tolerances, shape and ECF policies."""
+    from .questions import questions_of
+    params, seed = variant_of(course, assignment, student_id)
+    result = AssignmentResult(assignment=assignment, student=student_id or "",
+                              variant_seed=seed)
+    for q in questions_of(assignment):
+        qc = course.question(q.id)
+        points = {p.name: course.points(q.id, p.name) if qc.parts else qc.points / len(q.parts)
+                  for p in q.parts}
+        for r in grade_question(q, answers, params,
+                                lambda part, qid=q.id: policy_for(course, qid, part),
+                                points, runner, seed):
+            result.add(r)
+    return result

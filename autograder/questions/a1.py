@@ -1,0 +1,77 @@
+"""A1 — computational graphs and the chain rule (seeds 000, 002, 003).
+
+The numeric parts are computed by ``nn_core.graph``'s scalar engine on the
+variant's inputs: forward values, gradients (the upstream gradient ∂f/∂node
+of each input), and the finite-difference check of J.
+"""
+from __future__ import annotations
+
+from nn_core.graph import autodiff_trace, example_J, example_fxyz, sigmoid_neuron
+
+from ..i18n import msg
+from .base import Mistake, Part, Question
+
+
+def fxyz(p, up=None):
+    f, n = example_fxyz(**p["fxyz"])
+    return {"q": n["q"].data, "f": f.data, "dfdx": n["x"].grad, "dfdy": n["y"].grad,
+            "dfdz": n["z"].grad}
+
+
+def J(p, up=None):
+    c = p["J"]
+    out, n = example_J(c["a"], c["b"], c["c"])
+    moved, _ = example_J(c["a"], c["b"] + c["h"], c["c"], backward=False)
+    return {"u": n["u"].data, "v": n["v"].data, "J": out.data, "dJda": n["a"].grad,
+            "dJdb": n["b"].grad, "dJdc": n["c"].grad, "J_fd": moved.data}
+
+
+def neuron(p, up=None):
+    f, n = sigmoid_neuron(p["neuron"]["w"], p["neuron"]["x"], shortcut=True)
+    return {"f": f.data, **{f"d{k}": n[k].grad for k in ("w0", "x0", "w1", "x1", "w2")}}
+
+
+TRACE_LOCAL = ("dh1_dw", "dh2_dh1", "dh3_dh2", "dh4_dh3", "dh5_dh4", "dh6_dh5")
+
+
+def trace(p, up=None):
+    """Local derivatives of h1…h6 (from the engine's recorded local
+    gradients) and ∂f/∂w, ∂f/∂b."""
+    t = p["trace"]
+    f, n = autodiff_trace(t["x"], t["w"], t["b"])
+
+    def local(child, parent):
+        node = n[child]
+        return next(g for par, g in zip(node.parents, node.local_grads) if par is n[parent])
+    pairs = (("h1", "w"), ("h2", "h1"), ("h3", "h2"), ("h4", "h3"), ("h5", "h4"), ("h6", "h5"))
+    out = {name: local(c, par) for name, (c, par) in zip(TRACE_LOCAL, pairs)}
+    return {**out, "dfdw": n["w"].grad, "dfdb": n["b"].grad}
+
+
+def _negated(build, parts):
+    return lambda p: {k: -v for k, v in build(p).items() if k in parts}
+
+
+Q2 = Question(
+    id="A1.q2", title=msg("f(x,y,z) = (x+y)z 的前向与反向", "Forward and backward of f(x,y,z) = (x+y)z"),
+    parts=tuple(Part(n) for n in ("q", "f", "dfdx", "dfdy", "dfdz")), build=fxyz,
+    mistakes=(Mistake("sign_error", _negated(fxyz, ("dfdx", "dfdy", "dfdz"))),),
+)
+Q3 = Question(
+    id="A1.q3", title=msg("J(a,b,c) = 3(a+bc) 与有限差分检验", "J(a,b,c) = 3(a+bc) and the finite-difference check"),
+    parts=tuple(Part(n) for n in ("u", "v", "J", "dJda", "dJdb", "dJdc", "J_fd")), build=J,
+    mistakes=(Mistake("sign_error", _negated(J, ("dJda", "dJdb", "dJdc"))),),
+)
+Q4 = Question(
+    id="A1.q4", title=msg("sigmoid 神经元的梯度", "Gradients of the sigmoid neuron"),
+    parts=tuple(Part(n) for n in ("f", "dw0", "dx0", "dw1", "dx1", "dw2")), build=neuron,
+    mistakes=(Mistake("activation_for_derivative",
+                      lambda p: {k: v / (1 - neuron(p)["f"]) for k, v in neuron(p).items()
+                                 if k != "f"}),),
+)
+Q5 = Question(
+    id="A1.q5", title=msg("自动微分的计算轨迹 h1…h6", "The autodiff trace h1…h6"),
+    parts=tuple(Part(n) for n in (*TRACE_LOCAL, "dfdw", "dfdb")), build=trace,
+)
+
+QUESTIONS = (Q2, Q3, Q4, Q5)

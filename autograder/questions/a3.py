@@ -1,0 +1,87 @@
+"""A3 — the 2-2-1 network of seed 003 (作业 1–2).
+
+``z1 = W1 x + b1``, ``h = σ(z1)``, ``y = W2 h + b2``, ``L = ½(y − t)²``.
+References come from ``nn_core``'s layers; error carried forward rebuilds
+``h`` from the student's ``z1``, ``y`` from their ``h``, and the gradients
+from their ``h`` and ``y``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nn_core.activations import ActivationLayer, sigmoid_grad
+from nn_core.layers import Linear
+from nn_core.losses import half_squared_error
+
+from ..i18n import msg
+from .base import Mistake, Part, Question
+
+
+def _layers(p):
+    a = {k: np.asarray(v, dtype=np.float64) for k, v in p.items()}
+    return a, Linear(2, 2, W=a["W1"], b=a["b1"]), ActivationLayer("sigmoid"), \
+        Linear(2, 1, W=a["W2"], b=a["b2"])
+
+
+def forward(p, up=None):
+    """``z1, h, y``; with ``up``, ``h = σ(z1_student)`` and ``y = W2 h_student + b2``."""
+    a, lin1, sig, lin2 = _layers(p)
+    z1, _ = lin1.forward(a["x"])
+    h, _ = sig.forward(up["z1"] if up else z1)
+    y, _ = lin2.forward(up["h"] if up else h)
+    return {"z1": z1, "h": h, "y": y}
+
+
+def gradients(p, up=None, dz1_rule=None):
+    """Backprop through nn_core's layers. ``up`` supplies the student's
+    ``h`` and ``y``; ``dz1_rule(dh, h)`` replaces ``σ'(z1) ⊙ dh`` to model
+    a mistake."""
+    a, lin1, sig, lin2 = _layers(p)
+    fw = forward(p)
+    h = up["h"] if up else fw["h"]
+    y = up["y"] if up else fw["y"]
+    _, dy = half_squared_error(y, a["t"])
+    dh, g2 = lin2.backward(dy, h)
+    dz1 = sig.backward(dh, h)[0] if dz1_rule is None else dz1_rule(dh, h)
+    _, g1 = lin1.backward(dz1, a["x"])
+    return {"dW2": g2["W"], "db2": g2["b"], "dW1": g1["W"], "db1": g1["b"]}
+
+
+def _scaled(p, factor):
+    return {k: factor * v for k, v in gradients(p).items()}
+
+
+def _transposed(p):
+    g = gradients(p)
+    return {"dW1": g["dW1"].T, "dW2": g["dW2"].T}
+
+
+Q1 = Question(
+    id="A3.q1",
+    title=msg("前向传播：z1、h、y", "Forward pass: z1, h, y"),
+    parts=(Part("z1"), Part("h"), Part("y")),
+    build=forward,
+    uses=("q1.z1", "q1.h"),
+)
+
+Q2 = Question(
+    id="A3.q2",
+    title=msg("反向传播：∂L/∂W2、∂L/∂b2、∂L/∂W1、∂L/∂b1",
+              "Backward pass: ∂L/∂W2, ∂L/∂b2, ∂L/∂W1, ∂L/∂b1"),
+    parts=(Part("dW2"), Part("db2"), Part("dW1"), Part("db1")),
+    build=gradients,
+    uses=("q1.h", "q1.y"),
+    mistakes=(
+        Mistake("transposed_gradient", _transposed),
+        Mistake("missing_activation_derivative",
+                lambda p: gradients(p, dz1_rule=lambda dh, h: dh)),
+        Mistake("activation_for_derivative",
+                lambda p: gradients(p, dz1_rule=lambda dh, h: dh * h)),
+        Mistake("derivative_at_activation",
+                lambda p: gradients(p, dz1_rule=lambda dh, h: dh * sigmoid_grad(h))),
+        Mistake("sign_error", lambda p: _scaled(p, -1.0)),
+        Mistake("dropped_half", lambda p: _scaled(p, 2.0)),
+    ),
+)
+
+QUESTIONS = (Q1, Q2)

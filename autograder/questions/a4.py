@@ -1,0 +1,128 @@
+"""A4 — one step of backprop with ReLU (seed 001 作业 1).
+
+Every unit is ReLU, ``L = ½(y − ŷ)²``, learning rate η:
+``z1 = W1 x + b1``, ``h = ReLU(z1)``, ``z2 = W2 h + b2``, ``ŷ = ReLU(z2)``.
+q1 forward, q2 gradients, q3 the update ``θ' = θ − η ∂L/∂θ`` and the new
+output and loss. Error carried forward: q2 from the student's ``z1`` and
+``ŷ``; q3 from the student's gradients.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nn_core.activations import ActivationLayer
+from nn_core.layers import Linear
+from nn_core.losses import half_squared_error
+from nn_core.network import Network
+from nn_core.optim import SGD
+
+from ..i18n import msg
+from .base import Mistake, Part, Question
+
+PARAMS = ("W1", "b1", "W2", "b2")
+
+
+def _arrays(p):
+    return {k: np.asarray(v, dtype=np.float64) for k, v in p.items() if k != "lr"}
+
+
+def network(theta) -> Network:
+    return Network([Linear(2, 2, W=theta["W1"], b=theta["b1"]), ActivationLayer("relu"),
+                    Linear(2, 1, W=theta["W2"], b=theta["b2"]), ActivationLayer("relu")],
+                   "half_squared_error")
+
+
+def forward(p, up=None):
+    a = _arrays(p)
+    net = network(a)
+    z1, _ = net.layers[0].forward(a["x"])
+    y_hat = net.forward(a["x"])
+    loss, _ = half_squared_error(y_hat, a["y"])
+    return {"z1": z1, "y_hat": y_hat, "L": loss}
+
+
+def gradients(p, up=None, relu_grad_off=0.0):
+    """nn_core's backward pass; with ``up`` the caches hold the student's
+    ``z1`` and ``ŷ``. ``relu_grad_off=1`` models "ReLU' = 1 for an off unit"."""
+    a = _arrays(p)
+    net = network(a)
+    z1 = up["z1"] if up else net.layers[0].forward(a["x"])[0]
+    h = np.maximum(z1, 0)
+    z2 = net.layers[2].forward(h)[0]
+    y_hat = up["y_hat"] if up else np.maximum(z2, 0)
+    _, dy = half_squared_error(y_hat, a["y"])
+    dz2, _ = net.layers[3].backward(dy, z2)
+    dh, g2 = net.layers[2].backward(dz2, h)
+    dz1 = net.layers[1].backward(dh, z1)[0] + relu_grad_off * dh * (z1 <= 0)
+    _, g1 = net.layers[0].backward(dz1, a["x"])
+    return {"dW2": g2["W"], "db2": g2["b"], "dW1": g1["W"], "db1": g1["b"]}
+
+
+def update(p, up=None, sign=1.0, stale_W2=False):
+    """``θ' = θ − η g`` with nn_core's SGD, then the new output and loss.
+
+    ``up`` gives the student's gradients (q2 answers). ``sign=-1`` models
+    gradient ascent; ``stale_W2`` models updating W2, b2 before computing
+    the first layer's gradients (so they see the new W2)."""
+    a = _arrays(p)
+    lr = float(p["lr"])
+    net = network({k: a[k].copy() for k in PARAMS})
+    if up:
+        g = {"dW1": up["dW1"], "db1": up["db1"], "dW2": up["dW2"], "db2": up["db2"]}
+    else:
+        g = gradients(p)
+    if stale_W2:
+        early = {**p, "W2": (a["W2"] - lr * g["dW2"]).tolist(), "b2": (a["b2"] - lr * g["db2"]).tolist()}
+        late = gradients(early)
+        g = {**g, "dW1": late["dW1"], "db1": late["db1"]}
+    grads = [{"W": sign * g["dW1"], "b": sign * g["db1"]}, {},
+             {"W": sign * g["dW2"], "b": sign * g["db2"]}, {}]
+    SGD(lr).step(net, grads)
+    new = {"W1": net.layers[0].params["W"], "b1": net.layers[0].params["b"],
+           "W2": net.layers[2].params["W"], "b2": net.layers[2].params["b"]}
+    y_new = net.forward(a["x"])
+    L_new = half_squared_error(y_new, a["y"])[0]
+    L_old = forward(p)["L"]
+    return {**new, "y_hat_new": y_new, "L_new": L_new, "decreased": bool(L_new < L_old)}
+
+
+def _scaled(p, factor):
+    return {k: factor * v for k, v in gradients(p).items()}
+
+
+Q1 = Question(
+    id="A4.q1",
+    title=msg("前向传播：z1、ŷ、L", "Forward pass: z1, ŷ, L"),
+    parts=(Part("z1"), Part("y_hat"), Part("L")),
+    build=forward,
+)
+
+Q2 = Question(
+    id="A4.q2",
+    title=msg("反向传播：各参数的梯度", "Backward pass: the gradients of every parameter"),
+    parts=(Part("dW2"), Part("db2"), Part("dW1"), Part("db1")),
+    build=gradients,
+    uses=("q1.z1", "q1.y_hat"),
+    mistakes=(
+        Mistake("relu_derivative_when_off", lambda p: gradients(p, relu_grad_off=1.0)),
+        Mistake("transposed_gradient",
+                lambda p: {k: v.T for k, v in gradients(p).items() if k in ("dW1", "dW2")}),
+        Mistake("sign_error", lambda p: _scaled(p, -1.0)),
+        Mistake("dropped_half", lambda p: _scaled(p, 2.0)),
+    ),
+)
+
+Q3 = Question(
+    id="A4.q3",
+    title=msg("参数更新、更新后的输出与损失", "The update, the new output and loss"),
+    parts=(Part("W1"), Part("b1"), Part("W2"), Part("b2"), Part("y_hat_new"), Part("L_new"),
+           Part("decreased", kind="choice")),
+    build=update,
+    uses=("q2.dW1", "q2.db1", "q2.dW2", "q2.db2"),
+    mistakes=(
+        Mistake("gradient_ascent", lambda p: update(p, sign=-1.0)),
+        Mistake("updated_before_all_gradients", lambda p: update(p, stale_W2=True)),
+    ),
+)
+
+QUESTIONS = (Q1, Q2, Q3)

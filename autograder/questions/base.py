@@ -1,0 +1,124 @@
+"""Question definitions: PrairieLearn's ``generate(params)`` + ``grade``.
+
+A :class:`Question` is the single place that says what a question expects:
+
+* ``parts`` — the answer names and their kinds;
+* ``build(params, upstream)`` — the reference answers, computed by
+  ``nn_core`` (or its SymPy derivations) from the variant's ``params``. With
+  ``upstream=None`` every intermediate comes from ``params``; with a dict of
+  the student's own earlier answers (named in ``uses``) the reference is
+  rebuilt from them — that is error carried forward;
+* ``mistakes`` — typical wrong answers, each a transformation of the
+  reference (``make(params) -> {part: wrong value}``), named in feedback by
+  :data:`autograder.mistakes.MISTAKES`.
+
+Points, tolerances and policies are not here: they come from ``course.yaml``
+through :class:`Policy` and the points table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..i18n import Message, msg
+from ..mistakes import mistake_text
+
+__all__ = ["Part", "Mistake", "Question", "Policy"]
+
+KINDS = ("num", "sym", "order", "choice", "fn")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One answer of a question: ``name`` (as the student's variable), its
+    ``kind`` and, for formulas, the ``symbols`` it may use (and their domain)."""
+    name: str
+    kind: str = "num"
+    symbols: tuple[str, ...] = ()
+    domain: dict | None = None
+    label: Message | None = None
+    fn: Any = None                      # an autograder.functions.FnSpec for kind "fn"
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"Part {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
+        if (self.kind == "fn") != (self.fn is not None):
+            raise ValueError(f"Part {self.name!r}: a FnSpec is given exactly for kind 'fn'")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A catalogued mistake: ``make(params)`` returns the wrong answers it
+    produces for some parts (only those are compared)."""
+    id: str
+    make: Callable[[dict], dict]
+
+    @property
+    def text(self) -> Message:
+        return mistake_text(self.id)
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str                                   # "A3.q2"
+    title: Message
+    parts: tuple[Part, ...]
+    build: Callable[[dict, dict | None], dict] | None
+    uses: tuple[str, ...] = ()                # earlier answers ("q1.h") ECF rebuilds from
+    mistakes: tuple[Mistake, ...] = ()
+
+    def __post_init__(self):
+        ids = [m.id for m in self.mistakes]
+        for mid in ids:
+            mistake_text(mid)                 # unknown ids fail at import, not at grading
+        if len(set(p.name for p in self.parts)) != len(self.parts):
+            raise ValueError(f"{self.id}: duplicate part names")
+
+    @property
+    def assignment(self) -> str:
+        return self.id.split(".")[0]
+
+    @property
+    def local_id(self) -> str:
+        return self.id.split(".", 1)[1]
+
+    def part(self, name: str) -> Part:
+        for p in self.parts:
+            if p.name == name:
+                return p
+        raise KeyError(f"{self.id} has no part {name!r}; parts: {[p.name for p in self.parts]}")
+
+    def reference(self, params: dict) -> dict:
+        """The reference answers of the non-function parts."""
+        return self.build(params, None) if self.build is not None else {}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What ``course.yaml`` decides for judging (defaults in brackets)."""
+    rtol: float = 1e-4                  # relative tolerance [1e-4]
+    atol: float = 1e-6                  # absolute tolerance [1e-6]
+    atol_scale: float = 1e-6            # absolute, in units of max |reference|
+    shape_policy: str = "strict"        # "strict" | "lenient"
+    shape_credit: float = 0.5           # credit when only a length-1 axis differs (strict)
+    ecf: str = "full"                   # "full" | "partial" | "none"
+    ecf_credit: float = 0.5             # credit for consistent work when ecf == "partial"
+    leading_term_credit: float = 0.5    # cost formulas: right leading term only
+    formula_time_limit: float = 2.0
+    language: str = "zh+en"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ecf_fraction(self) -> float:
+        return {"full": 1.0, "partial": self.ecf_credit, "none": 0.0}[self.ecf]
+
+
+MISSING = msg("没有作答（答案变量不存在或仍为 None）。",
+              "No answer given (the answer variable is missing or still None).")
+CARRIED = msg("与你前面（有误的）答案一致：按前面的答案重新计算后，这一步是对的（误差传递给分）。",
+              "Consistent with your earlier (wrong) answers: recomputed from them, this step "
+              "is right (error carried forward).")
+
+
+def is_missing(value: Any) -> bool:
+    return value is None
