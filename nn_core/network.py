@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._checks import as_float_array
+from ._checks import as_float_array, validated_input
 from .layer import Layer
 from .losses import get_loss
 
@@ -79,15 +79,19 @@ class Network:
         return out
 
     def _forward_backward(self, x, y, train: bool):
-        caches = []
-        out = x
-        for layer in self.layers:
-            out, cache = layer.forward(out, train)
-            caches.append(cache)
-        value, dout = self.loss(out, y)
+        """One forward and backward pass; ``x`` is checked once by the first
+        layer, the arrays between layers are the core's own."""
+        out, cache = self.layers[0].forward(x, train)
+        caches = [cache]
+        with validated_input():
+            for layer in self.layers[1:]:
+                out, cache = layer.forward(out, train)
+                caches.append(cache)
+        value, dout = self.loss(out, y)              # checks the targets y
         grads: list[dict] = [None] * len(self.layers)
-        for i in range(len(self.layers) - 1, -1, -1):
-            dout, grads[i] = self.layers[i].backward(dout, caches[i], need_dx=i > 0)
+        with validated_input():
+            for i in range(len(self.layers) - 1, -1, -1):
+                dout, grads[i] = self.layers[i].backward(dout, caches[i], need_dx=i > 0)
         return value, grads
 
     def gradients(self, X, y, train: bool = True):
