@@ -12,6 +12,9 @@ medians reported:
 * conv (64×1×28×28 → 8 channels, 3×3) + 2×2 max pooling forward/backward vs
   PyTorch (see ``conv_bench.py``).
 
+Both contenders share this process, its thread count and its allocator
+settings (:func:`nn_core.runtime.keep_freed_memory`, which both benefit from).
+
 Prints a table and writes ``benchmarks/results/core.json`` whose ``ratios``
 holds the headline numbers (time ratios < 1 mean nn_core is faster).
 """
@@ -32,6 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from nn_core.models import mlp  # noqa: E402
+from nn_core.runtime import keep_freed_memory  # noqa: E402
 from nn_core.optim import SGD  # noqa: E402
 
 SIZES = (784, 500, 10)
@@ -120,6 +124,8 @@ def matmul_rate(dtype, n=2048, repeats=10) -> float:
 def main() -> dict:
     import torch
     torch.set_num_threads(THREADS)
+    # both contenders run in this process, so both get the same allocator
+    allocator_tuned = keep_freed_memory()
     try:
         from threadpoolctl import threadpool_info, threadpool_limits
         threadpool_limits(THREADS)
@@ -169,6 +175,7 @@ def main() -> dict:
     print(f"batched path is {ratios['batched_vs_per_sample_speedup']:.0f}x faster than "
           f"the per-sample loop (B=100)")
     result = {"ratios": ratios, "detail": detail, "threads": THREADS, "blas": blas,
+              "allocator_keeps_freed_memory": allocator_tuned,
               "numpy": np.__version__, "torch": torch.__version__,
               "machine": platform.processor() or platform.machine()}
     out = HERE / "results" / "core.json"

@@ -103,6 +103,11 @@ def test_bad_input_is_named():
         net.gradients(np.zeros((5, 4)), np.zeros(5, dtype=int))
     with pytest.raises(ValueError, match="NaN"):
         net.forward(np.array([[np.nan, 0, 0]]))
+    with pytest.raises(ValueError, match=r"Linear.*\(1, 3\).*inf"):
+        net.gradients(np.array([[np.inf, 0, 0]]), np.zeros(1, dtype=int))
+    reg = mlp([3, 4, 2], loss="half_squared_error", rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="NaN"):
+        reg.gradients(np.zeros((1, 3)), np.array([[np.nan, 0.0]]))
     with pytest.raises(ValueError, match="dtype"):
         net.forward(np.array([["a", "b", "c"]]))
     with pytest.raises(ValueError, match="samples"):
