@@ -41,7 +41,7 @@ def _compare(part, answer, reference, policy: Policy, strict: bool = False):
         r = check_formula(answer, reference, list(part.symbols), domain=part.domain,
                           time_limit=policy.formula_time_limit, language=policy.language)
         status = "correct" if r.correct else ("invalid" if r.status == "invalid" else "wrong")
-        return r.correct, status, r.message, r.parsed
+        return r.correct, status, r.feedback, r.parsed
     if part.kind == "choice":
         ok = _normalise_choice(answer) == _normalise_choice(reference)
         return ok, "correct" if ok else "wrong", (

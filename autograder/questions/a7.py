@@ -1,0 +1,255 @@
+"""A7 — backprop through convolution and pooling (seed 001 作业 4–5; seed 003).
+
+Single-channel maps, stride 1 for the convolution, the lecture's "valid"
+cross-correlation ``z_{ij} = Σ_{u,v} w_{uv} a_{i+u, j+v}`` (``a (H, W)``,
+``w (K, K)``, ``z (H−K+1, W−K+1)``).
+
+Student functions (the notebook also holds the forward functions the
+gradient checks differentiate: ``conv_forward(a, w) -> z``,
+``maxpool_forward(x, K, stride)``, ``avgpool_forward(x, K, stride)``; they
+are given code or the student's own, and must be present when grading)::
+
+    conv_delta(delta_next, w, fprime) -> delta            # q1 "delta", (H, W)
+        δ^{(l)}_{ij} = f'(z^{(l)}_{ij}) Σ_{u,v} w_{uv} δ^{(l+1)}_{i−u, j−v}
+        (terms outside the map are 0) = fprime ⊙ full convolution of
+        δ^{(l+1)} (OH, OW) with rot180(w); fprime = f'(z^{(l)}) has shape (H, W)
+    conv_dw(delta_next, a) -> dw                          # q1 "dw", (K, K)
+        ∂L/∂w_{uv} = Σ_{ij} δ_{ij} a_{i+u, j+v},  K = H − OH + 1
+    maxpool_backward(dout, x, K, stride) -> dx            # q2 "max_pool" / "overlap", x's shape
+        each window's gradient goes to its maximum; overlapping windows
+        (stride < K) add up; rows/columns no window covers get 0.
+        Tie rule (stated in the notebook): the *first* maximum of the window
+        in row-major order gets all of it (as ``np.argmax``).
+    avgpool_backward(dout, x, K, stride) -> dx            # q2 "avg_pool"
+        every cell of a window gets dout/K² (overlaps add up)
+
+``OH = ⌊(H − K)/stride⌋ + 1`` (likewise OW) for pooling. Hidden inputs have
+no near-ties in the pooling windows, except one case of ``max_pool`` that
+has exact ties to judge the stated tie rule (never the case used by the
+finite-difference check).
+
+q1 also asks which recurrence is right (choice, :data:`RECURRENCE_OPTIONS`);
+q3 (0 points, feedback only) the derivatives of the small symbolic case
+(4×4 input, 2×2 kernel) obtained by differentiating the scalar
+``L = Σ_{ij} δ_{ij} z_{ij}`` with SymPy.
+
+References: :func:`nn_core.conv.full_convolution`, :class:`nn_core.conv.Conv2D`,
+:class:`nn_core.conv.MaxPool2D`, :class:`nn_core.conv.AvgPool2D`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from nn_core.conv import AvgPool2D, Conv2D, MaxPool2D, full_convolution, rot180
+
+from ..functions import FnSpec, GradCheck
+from ..i18n import msg
+from .base import Mistake, Part, Question
+
+#: q1's choice: the key is the answer the student gives.
+RECURRENCE_OPTIONS = {
+    "full_rot180": msg("δ^(l+1) 补 K−1 圈零（full 卷积），与旋转 180° 的卷积核做互相关，再乘 f'(z^(l))",
+                       "pad δ^(l+1) with K−1 zeros (full convolution), cross-correlate with the "
+                       "kernel rotated by 180°, multiply by f'(z^(l))"),
+    "full": msg("δ^(l+1) 补 K−1 圈零，与（未旋转的）卷积核做互相关，再乘 f'(z^(l))",
+                "pad δ^(l+1) with K−1 zeros, cross-correlate with the (unrotated) kernel, "
+                "multiply by f'(z^(l))"),
+    "valid_rot180": msg("δ^(l+1) 不补零（valid），与旋转 180° 的卷积核做互相关，再乘 f'(z^(l))",
+                        "no padding (valid), cross-correlate δ^(l+1) with the kernel rotated by "
+                        "180°, multiply by f'(z^(l))"),
+    "valid": msg("δ^(l+1) 不补零，与（未旋转的）卷积核做互相关，再乘 f'(z^(l))",
+                 "no padding, cross-correlate δ^(l+1) with the (unrotated) kernel, multiply by "
+                 "f'(z^(l))"),
+}
+RECURRENCE = "full_rot180"
+
+
+# -- references ------------------------------------------------------------------
+def conv_delta_reference(delta_next, w, fprime):
+    return np.asarray(fprime) * full_convolution(delta_next, w)
+
+
+def conv_dw_reference(delta_next, a):
+    a, delta_next = np.asarray(a, dtype=np.float64), np.asarray(delta_next, dtype=np.float64)
+    K = a.shape[0] - delta_next.shape[0] + 1
+    layer = Conv2D(1, 1, K, W=np.zeros((1, 1, K, K)))
+    _, cache = layer.forward(a[None])
+    _, grads = layer.backward(delta_next[None], cache)
+    return grads["W"][0, 0]
+
+
+def _pool_backward(layer_cls, dout, x, K, stride):
+    layer = layer_cls(int(K), int(stride))
+    _, cache = layer.forward(np.asarray(x, dtype=np.float64)[None])
+    dx, _ = layer.backward(np.asarray(dout, dtype=np.float64)[None], cache)
+    return dx[0]
+
+
+def maxpool_backward_reference(dout, x, K, stride):
+    return _pool_backward(MaxPool2D, dout, x, K, stride)
+
+
+def avgpool_backward_reference(dout, x, K, stride):
+    return _pool_backward(AvgPool2D, dout, x, K, stride)
+
+
+# -- hidden inputs -------------------------------------------------------------
+def _conv_cases(rng):
+    """``(delta_next, w, fprime)``; the first case (used by the gradient check
+    against ``conv_forward``) has f' = 1 (a linear layer)."""
+    cases = []
+    for k, (H, W, K) in enumerate(((5, 5, 2), (6, 5, 3), (4, 7, 2), (6, 6, 3), (3, 3, 3))):
+        delta = rng.normal(0, 1, (H - K + 1, W - K + 1))
+        w = rng.normal(0, 1, (K, K))
+        z = rng.normal(0, 1.5, (H, W))
+        s = 1 / (1 + np.exp(-z))
+        cases.append((delta, w, np.ones((H, W)) if k == 0 else s * (1 - s)))
+    return cases
+
+
+def _dw_cases(rng):
+    return [(rng.normal(0, 1, (H - K + 1, W - K + 1)), rng.normal(0, 1, (H, W)))
+            for H, W, K in ((5, 5, 2), (6, 5, 3), (4, 7, 2), (7, 7, 4), (3, 3, 1))]
+
+
+def _distinct(rng, shape, gap=0.1):
+    """Values with no near-ties: a random permutation of a grid ``gap`` apart, jittered."""
+    n = int(np.prod(shape))
+    return (rng.permutation(n) * gap + rng.uniform(-gap / 4, gap / 4, n)).reshape(shape) - n * gap / 2
+
+
+def _out(H, K, s):
+    return (H - K) // s + 1
+
+
+def _pool_case(rng, H, W, K, s, ties=False):
+    x = _distinct(rng, (H, W))
+    if ties:                                  # exact ties inside some windows
+        x = np.round(rng.uniform(0, 3, (H, W)))
+    return rng.normal(0, 1, (_out(H, K, s), _out(W, K, s))), x, K, s
+
+
+def _maxpool_cases(rng):
+    return [_pool_case(rng, *g) for g in ((4, 4, 2, 2), (6, 6, 3, 3), (5, 7, 2, 2), (6, 4, 2, 2))] \
+        + [_pool_case(rng, 6, 6, 2, 2, ties=True)]
+
+
+def _avgpool_cases(rng):
+    return [_pool_case(rng, *g) for g in ((4, 4, 2, 2), (6, 6, 3, 3), (5, 7, 2, 2), (5, 5, 3, 1),
+                                          (7, 6, 3, 2))]
+
+
+def _overlap_cases(rng):
+    return [_pool_case(rng, *g) for g in ((4, 4, 2, 1), (5, 5, 3, 1), (7, 6, 3, 2), (6, 7, 4, 2))]
+
+
+def _pool_grad_check(forward):
+    return GradCheck(forward, lambda args: [args[1], args[2], args[3]], 0, lambda args: args[0])
+
+
+CONV_DELTA = FnSpec(
+    "conv_delta", _conv_cases, conv_delta_reference,
+    grad_check=GradCheck("conv_forward", lambda args: [np.full(np.shape(args[2]), 0.5), args[1]],
+                         0, lambda args: args[0]))
+CONV_DW = FnSpec(
+    "conv_dw", _dw_cases, conv_dw_reference,
+    grad_check=GradCheck(
+        "conv_forward",
+        lambda args: [args[1], np.zeros((np.shape(args[1])[0] - np.shape(args[0])[0] + 1,) * 2)],
+        1, lambda args: args[0]))
+MAXPOOL = FnSpec("maxpool_backward", _maxpool_cases, maxpool_backward_reference,
+                 grad_check=_pool_grad_check("maxpool_forward"))
+AVGPOOL = FnSpec("avgpool_backward", _avgpool_cases, avgpool_backward_reference,
+                 grad_check=_pool_grad_check("avgpool_forward"))
+OVERLAP = FnSpec("maxpool_backward", _overlap_cases, maxpool_backward_reference,
+                 grad_check=_pool_grad_check("maxpool_forward"))
+
+
+# -- q3: the symbolic case ---------------------------------------------------------
+SYM_H, SYM_K = 4, 2
+SYM_OH = SYM_H - SYM_K + 1
+
+
+def _grid(base, n):
+    return np.array([[sp.Symbol(f"{base}{i}{j}") for j in range(n)] for i in range(n)], dtype=object)
+
+
+A_SYM, W_SYM, D_SYM = _grid("a", SYM_H), _grid("w", SYM_K), _grid("d", SYM_OH)
+SYMBOLS = tuple(str(s) for g in (A_SYM, W_SYM, D_SYM) for s in g.ravel())
+
+
+def _correlate(img, ker):
+    """Valid cross-correlation of object (SymPy) arrays."""
+    K = ker.shape[0]
+    OH, OW = img.shape[0] - K + 1, img.shape[1] - K + 1
+    return np.array([[sum(ker[u, v] * img[i + u, j + v] for u in range(K) for v in range(K))
+                      for j in range(OW)] for i in range(OH)], dtype=object)
+
+
+def _pad(m, k):
+    out = np.full((m.shape[0] + 2 * k, m.shape[1] + 2 * k), sp.Integer(0), dtype=object)
+    out[k:k + m.shape[0], k:k + m.shape[1]] = m
+    return out
+
+
+def symbolic_case(p=None, up=None, rule=None):
+    """``L = Σ δ_ij z_ij`` differentiated by SymPy (``rule=None``), or the
+    derivatives some recurrence gives: ``"full_rot180"`` (the lecture's),
+    ``"full"`` (no rotation) or ``"valid_rot180"`` (no padding)."""
+    if rule is None:
+        L = sum(D_SYM[i, j] * z for (i, j), z in np.ndenumerate(_correlate(A_SYM, W_SYM)))
+        da = lambda i, j: sp.diff(L, A_SYM[i, j])                      # noqa: E731
+        dw01 = sp.diff(L, W_SYM[0, 1])
+    else:
+        ker = W_SYM if rule == "full" else rot180(W_SYM)
+        img = D_SYM if rule == "valid_rot180" else _pad(D_SYM, SYM_K - 1)
+        grad = _correlate(img, ker)
+        da = lambda i, j: grad[i, j]                                   # noqa: E731
+        dw01 = None
+    out = {"dL_da11": sp.expand(da(1, 1)), "dL_da00": sp.expand(da(0, 0))}
+    if dw01 is not None:
+        out["dL_dw01"] = sp.expand(dw01)
+    return out
+
+
+def _sym_part(name):
+    return Part(name, kind="sym", symbols=SYMBOLS)
+
+
+# -- questions -------------------------------------------------------------------
+Q1 = Question(
+    id="A7.q1",
+    title=msg("卷积层的误差项递推与 ∂L/∂w", "The convolution's error-term recurrence and ∂L/∂w"),
+    parts=(Part("recurrence", kind="choice",
+                label=msg("选项：" + "；".join(f"{k}：{v.zh}" for k, v in RECURRENCE_OPTIONS.items()),
+                          "Options: " + "; ".join(f"{k}: {v.en}"
+                                                  for k, v in RECURRENCE_OPTIONS.items()))),
+           Part("delta", kind="fn", fn=CONV_DELTA),
+           Part("dw", kind="fn", fn=CONV_DW)),
+    build=lambda p, up=None: {"recurrence": RECURRENCE},
+    mistakes=(Mistake("conv_no_rotation", lambda p: {"recurrence": "full"}),
+              Mistake("conv_valid_padding", lambda p: {"recurrence": "valid_rot180"})),
+)
+
+Q2 = Question(
+    id="A7.q2",
+    title=msg("池化层的反向传播：最大池化、平均池化、重叠窗口",
+              "Backward through pooling: max, average, overlapping windows"),
+    parts=(Part("max_pool", kind="fn", fn=MAXPOOL), Part("avg_pool", kind="fn", fn=AVGPOOL),
+           Part("overlap", kind="fn", fn=OVERLAP)),
+    build=None,
+)
+
+Q3 = Question(
+    id="A7.q3",
+    title=msg("用 SymPy 验证：4×4 输入、2×2 卷积核时递推式等于对标量 L 求导",
+              "SymPy check: for a 4×4 input and a 2×2 kernel the recurrence equals "
+              "differentiating the scalar L"),
+    parts=(_sym_part("dL_da11"), _sym_part("dL_da00"), _sym_part("dL_dw01")),
+    build=lambda p, up=None: symbolic_case(),
+    mistakes=(Mistake("conv_no_rotation", lambda p: symbolic_case(rule="full")),
+              Mistake("conv_valid_padding", lambda p: symbolic_case(rule="valid_rot180"))),
+)
+
+QUESTIONS = (Q1, Q2, Q3)
