@@ -13,7 +13,7 @@ import pytest
 from autograder.functions import InProcessRunner, judge_function
 from autograder.judge import grade_question
 from autograder.questions import a1_functions, a5, a7, a8, a9
-from autograder.questions.a8 import CheckedFnSpec, judge_checked
+from autograder.questions.a8 import judge_checked
 from autograder.questions.base import Policy
 from autograder.variants import variant_params
 
@@ -279,31 +279,27 @@ def test_hidden_inputs_follow_the_seed():
 
 
 def test_grade_question_runs_function_parts_through_the_runner():
-    """The production path (judge_function via grade_question) on the
-    parts it can judge as they are: every one but digits (see CheckedFnSpec)."""
+    """The production path (judge_function via grade_question) on every part,
+    the accuracy-threshold and any-network parts included."""
     runner = InProcessRunner(CORRECT)
     for q in ALL_QUESTIONS:
         answers = {q.local_id: dict(q.reference({}))}
         for r in grade_question(q, answers, {}, policy_for(q), {}, runner, seed=3):
-            if r.part == "digits" or (q.id == "A9.q2"):
-                continue
             assert r.score == r.max_score, (r.label, r.feedback_text("en"))
 
 
-def test_checked_parts_fall_back_on_the_strict_reference():
-    # relu_interpolant: the lecture's own construction passes the plain judge,
-    # the reordered/rescaled network only the check.
+def test_check_field_replaces_equality_with_the_reference():
+    # relu_interpolant: the lecture's own construction and a reordered/rescaled
+    # network that computes the same function both pass; digits is judged by
+    # accuracy, not by equality of labels.
     from nn_core.elm import relu_interpolant as canonical
-    spec = a9.RELU_SPEC
     rng = lambda: np.random.default_rng(0)                                   # noqa: E731
-    assert judge_function(spec, rng(), InProcessRunner({"relu_interpolant": canonical})).fraction == 1
-    assert judge_checked(spec, rng(), InProcessRunner({"relu_interpolant": canonical})).fraction == 1
-    assert judge_function(spec, rng(), InProcessRunner(CORRECT)).fraction < 1
-    assert judge_checked(spec, rng(), InProcessRunner(CORRECT)).fraction == 1
-    # digits: the fallback wants every label right
+    assert judge_function(a9.RELU_SPEC, rng(), InProcessRunner({"relu_interpolant": canonical})).fraction == 1
+    assert judge_function(a9.RELU_SPEC, rng(), InProcessRunner(CORRECT)).fraction == 1
+    assert judge_function(a9.RELU_SPEC, rng(), InProcessRunner({"relu_interpolant": _wrong_relu})).fraction < 1
     truth = {"digits_predict": lambda X_train, y_train, X_test: a8.digits_labels(X_test)}
     assert judge_function(a8.DIGITS_SPEC, rng(), InProcessRunner(truth)).fraction == 1
-    assert isinstance(a8.DIGITS_SPEC, CheckedFnSpec) and isinstance(a9.RELU_SPEC, CheckedFnSpec)
+    assert a8.DIGITS_SPEC.check is not None and a9.RELU_SPEC.check is not None
 
 
 def _wrong_relu(knots, values):                     # no unit for the left of x0

@@ -18,9 +18,9 @@ Student functions::
 q1's reference is :class:`nn_core.elm.ELM` fed the given W, b. q2 accepts
 **any** network that computes the function (checked on the knots, between
 them and beyond both ends with :func:`nn_core.elm.relu_net_eval`): its spec
-is a :class:`~autograder.questions.a8.CheckedFnSpec`; a judge that ignores
-``check`` compares with :func:`nn_core.elm.relu_interpolant`'s construction
-(the lecture's: units ReLU(x − x0), ReLU(x0 − x), ReLU(x − x_k)).
+has a ``check`` (see :class:`~autograder.functions.FnSpec`); its ``reference``
+is :func:`nn_core.elm.relu_interpolant`'s construction (the lecture's: units
+ReLU(x − x0), ReLU(x0 − x), ReLU(x − x_k)).
 """
 from __future__ import annotations
 
