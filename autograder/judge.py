@@ -15,6 +15,7 @@ Order of judgement for a part:
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -81,7 +82,10 @@ def judge_fn_part(q: Question, part, runner, points: float, seed: int) -> Questi
 
 
 def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy,
-               points: float, reference: dict, ecf_reference: dict | None) -> QuestionResult:
+               points: float, reference: dict, ecf_reference: dict | None,
+               mistaken=None) -> QuestionResult:
+    """``mistaken()`` returns ``[(mistake, wrong answers)]`` for ``q`` (built
+    once per question by :func:`grade_question`; built here when absent)."""
     part = q.part(part_name)
     base = dict(question=q.id, part=part_name, max_score=points)
     if is_missing(answer):
@@ -104,8 +108,7 @@ def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy
                                   ("partial" if credit else "wrong"),
                                   feedback=[CARRIED], **base)
     feedback, diagnosis = [message], None
-    for mistake in q.mistakes:
-        wrong = mistake.make(params)
+    for mistake, wrong in (mistaken() if mistaken else _mistaken(q, params)):
         if part_name in wrong:
             hit, _, _, _ = _compare(part, answer, wrong[part_name], policy, strict=True)
             if hit:
@@ -116,7 +119,11 @@ def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy
                           **base)
 
 
-def _upstream(q: Question, all_answers: dict, params: dict, policy: Policy):
+def _mistaken(q: Question, params: dict) -> list:
+    return [(m, m.make(params)) for m in q.mistakes]
+
+
+def _upstream(q: Question, all_answers: dict, params: dict, policy: Policy, references):
     """The student's earlier answers that ``q`` uses, coerced to arrays in
     the reference's shape — or ``None`` when any is missing/invalid or when
     they all equal the true ones (then ECF adds nothing)."""
@@ -130,7 +137,7 @@ def _upstream(q: Question, all_answers: dict, params: dict, policy: Policy):
         given = all_answers.get(qid, {}).get(part_name)
         if is_missing(given):
             return None
-        true = earlier_q.reference(params)[part_name]
+        true = references(earlier_q)[part_name]
         c = check_array(given, true, rtol=policy.rtol, atol=policy.atol,
                         atol_scale=policy.atol_scale, shape_policy="lenient")
         if c.aligned is None:
@@ -141,16 +148,21 @@ def _upstream(q: Question, all_answers: dict, params: dict, policy: Policy):
 
 
 def grade_question(q: Question, all_answers: dict, params: dict, policy,
-                   points: dict[str, float], runner=None, seed: int = 0) -> list[QuestionResult]:
+                   points: dict[str, float], runner=None, seed: int = 0,
+                   references=None) -> list[QuestionResult]:
     """One result per part of ``q``; ``all_answers`` maps ``"q1"`` → {part: value};
     function parts run through ``runner`` on hidden inputs drawn from ``seed``.
-    ``policy`` is a :class:`Policy` or a function ``part name → Policy``."""
+    ``policy`` is a :class:`Policy` or a function ``part name → Policy``;
+    ``references(question)`` (memoised by :func:`grade_assignment`) gives a
+    question's reference answers, so each is built once per submission."""
+    references = references or _reference_memo(params)
     policy_of = policy if callable(policy) else (lambda part: policy)
     answers = all_answers.get(q.local_id, {})
     if not isinstance(answers, dict):
         answers = {}
-    reference = q.reference(params)
-    upstream = _upstream(q, all_answers, params, policy_of(None))
+    reference = references(q)
+    upstream = _upstream(q, all_answers, params, policy_of(None), references)
+    mistaken = functools.cache(lambda: _mistaken(q, params))   # only wrong answers need them
     ecf_reference = None
     if upstream is not None:
         try:
@@ -159,8 +171,19 @@ def grade_question(q: Question, all_answers: dict, params: dict, policy,
             ecf_reference = None           # the student's values make no sense to rebuild from
     return [judge_fn_part(q, p, runner, float(points.get(p.name, 1.0)), seed) if p.kind == "fn"
             else judge_part(q, p.name, answers.get(p.name), params, policy_of(p.name),
-                            float(points.get(p.name, 1.0)), reference, ecf_reference)
+                            float(points.get(p.name, 1.0)), reference, ecf_reference, mistaken)
             for p in q.parts]
+
+
+def _reference_memo(params: dict):
+    """``question → reference answers``, each built once."""
+    built: dict = {}
+
+    def references(q: Question) -> dict:
+        if q.id not in built:
+            built[q.id] = q.reference(params)
+        return built[q.id]
+    return references
 
 
 def grade_assignment(assignment: str, answers: dict, params: dict, policy: Policy | None = None,
@@ -176,9 +199,10 @@ def grade_assignment(assignment: str, answers: dict, params: dict, policy: Polic
     points = points or {}
     result = AssignmentResult(assignment=assignment, student=student_id,
                               variant_seed=variant or None)
+    references = _reference_memo(params)
     for q in questions_of(assignment):
         for r in grade_question(q, answers, params, policy, points.get(q.local_id, {}),
-                                runner, seed):
+                                runner, seed, references):
             result.add(r)
     return result
 
@@ -212,12 +236,13 @@ def grade_submission(course, assignment: str, answers: dict, student_id: str | N
     params, seed = variant_of(course, assignment, student_id)
     result = AssignmentResult(assignment=assignment, student=student_id or "",
                               variant_seed=seed)
+    references = _reference_memo(params)
     for q in questions_of(assignment):
         qc = course.question(q.id)
         points = {p.name: course.points(q.id, p.name) if qc.parts else qc.points / len(q.parts)
                   for p in q.parts}
         for r in grade_question(q, answers, params,
                                 lambda part, qid=q.id: policy_for(course, qid, part),
-                                points, runner, seed):
+                                points, runner, seed, references):
             result.add(r)
     return result

@@ -20,6 +20,8 @@ from typing import Callable
 
 import numpy as np
 
+from nn_core.activations import sigmoid
+
 __all__ = ["LECTURE", "variant_seed", "variant_rng", "variant_params", "GENERATORS"]
 
 #: The lecture's parameters (inputs, not answers) from the catalogue.
@@ -75,10 +77,6 @@ def _a1(rng) -> dict:
             "trace": {"x": tx if tx else 1.0, "w": tw, "b": tb}}
 
 
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
 def _a3(rng) -> dict:
     while True:
         x = _decimals(rng, 2, -2, 2, 0.5)
@@ -88,7 +86,7 @@ def _a3(rng) -> dict:
         b2 = _decimals(rng, 1, -0.2, 0.2, 0.05)
         t = _decimals(rng, 1, -0.5, 0.5)
         z1 = W1 @ x + b1
-        y = W2 @ _sigmoid(z1) + b2
+        y = W2 @ sigmoid(z1) + b2
         if np.all(np.abs(z1) <= 2.5) and np.all(np.abs(z1) >= 0.05) and abs(y - t)[0] >= 0.1:
             return {"x": x.tolist(), "W1": W1.tolist(), "b1": b1.tolist(), "W2": W2.tolist(),
                     "b2": b2.tolist(), "t": t.tolist()}

@@ -251,7 +251,8 @@ class Conv2D(Layer):
         if W.shape != (F, C, K, K) or b.shape != (F,):
             raise ValueError(f"Conv2D: W must be ({F}, {C}, {K}, {K}) and b ({F},), "
                              f"got {W.shape} and {b.shape}")
-        self.params = {"W": W, "b": b.astype(W.dtype)}
+        # copies: training updates parameters in place, never the caller's arrays
+        self.params = {"W": W.copy(), "b": b.astype(W.dtype)}
 
     def _out_hw(self, shape: tuple, single: bool = False) -> tuple[int, int]:
         """``(OH, OW)`` for an input batch shape, or a ValueError naming the

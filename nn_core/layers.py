@@ -44,7 +44,8 @@ class Linear(Layer):
         if W.shape != (out_features, in_features) or b.shape != (out_features,):
             raise ValueError(f"Linear: W must be ({out_features}, {in_features}) and b "
                              f"({out_features},), got {W.shape} and {b.shape}")
-        self.params = {"W": W, "b": b.astype(W.dtype)}
+        # copies: training updates parameters in place, never the caller's arrays
+        self.params = {"W": W.copy(), "b": b.astype(W.dtype)}
 
     def forward(self, x, train=True):
         x = as_float_array(x, self.name, "input")

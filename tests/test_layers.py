@@ -75,3 +75,19 @@ def test_dropout_backward_uses_the_mask():
     np.testing.assert_array_equal(kept.backward(np.ones_like(x), mask)[0], out != 0)
     with pytest.raises(ValueError, match="keep probability"):
         Dropout(0.0)
+
+
+def test_layers_own_their_parameters():
+    from nn_core.conv import Conv2D
+    from nn_core.network import Network
+    from nn_core.optim import SGD
+    W, b = np.ones((2, 3)), np.zeros(2)
+    net = Network([Linear(3, 2, W=W, b=b)], "half_squared_error")
+    _, grads = net.gradients(np.ones((1, 3)), np.full((1, 2), 5.0))
+    SGD(0.1).step(net, grads)
+    assert (W == 1).all() and (b == 0).all()            # the caller's arrays are untouched
+    assert not np.allclose(net.layers[0].params["W"], 1)
+    K = np.ones((1, 1, 2, 2))
+    conv = Conv2D(1, 1, 2, W=K)
+    conv.params["W"] += 1
+    assert (K == 1).all()

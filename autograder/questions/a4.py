@@ -66,7 +66,7 @@ def update(p, up=None, sign=1.0, stale_W2=False):
     the first layer's gradients (so they see the new W2)."""
     a = _arrays(p)
     lr = float(p["lr"])
-    net = network({k: a[k].copy() for k in PARAMS})
+    net = network(a)                     # the layers copy their parameters
     if up:
         g = {"dW1": up["dW1"], "db1": up["db1"], "dW2": up["dW2"], "db2": up["db2"]}
     else:
