@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .i18n import msg
-from .numeric import check_array
+from .numeric import InvalidAnswer, check_array
 from .questions.base import CARRIED, MISSING, Policy, Question, is_missing
 from .results import AssignmentResult, QuestionResult
 
@@ -72,6 +72,8 @@ def judge_fn_part(q: Question, part, runner, points: float, seed: int) -> Questi
     base = dict(question=q.id, part=part.name, max_score=points)
     if runner is None:
         return QuestionResult(score=0.0, status="error", feedback=[NO_RUNNER], **base)
+    if hasattr(runner, "for_part"):          # a runner serving recorded results per part
+        runner = runner.for_part(f"{q.id}.{part.name}")
     v = judge_function(part.fn, np.random.default_rng(seed), runner)
     status = "correct" if v.passed == v.total else ("partial" if v.passed else "wrong")
     summary = msg(f"{part.fn.name}：通过 {v.passed}/{v.total} 项隐藏测试。",
@@ -90,6 +92,8 @@ def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy
     base = dict(question=q.id, part=part_name, max_score=points)
     if is_missing(answer):
         return QuestionResult(score=0.0, status="missing", feedback=[MISSING], **base)
+    if isinstance(answer, InvalidAnswer):    # rejected where it was collected (see protocol)
+        return QuestionResult(score=0.0, status="invalid", feedback=[answer.message], **base)
     ok, status, message, _ = _compare(part, answer, reference[part_name], policy)
     if ok:
         return QuestionResult(score=points, status="correct", feedback=[message], **base)
