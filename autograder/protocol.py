@@ -26,7 +26,7 @@ import numpy as np
 from .numeric import InvalidAnswer, coerce_array
 
 __all__ = ["answer_name", "answer_names", "function_names", "collect_answers", "to_wire",
-           "from_wire", "answers_from_wire", "part_key"]
+           "from_wire", "answers_from_wire", "part_key", "grade_id"]
 
 
 def answer_name(question, part) -> str:
@@ -143,3 +143,10 @@ def answers_from_wire(collected: dict) -> dict[str, dict[str, Any]]:
     """:func:`collect_answers`'s output turned into what the judge takes."""
     return {qid: {part: from_wire(entry) for part, entry in parts.items()}
             for qid, parts in collected.items()}
+
+
+def grade_id(question_id: str) -> str:
+    """nbgrader's grade id of a question's (locked, graded) test cell:
+    ``"A3.q2"`` → ``"A3_q2"``. Its answer cells are ``"A3_q2_answer"``
+    (``"A3_q2_answer_2"``, … when there are several)."""
+    return question_id.replace(".", "_")
