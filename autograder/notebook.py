@@ -1,0 +1,262 @@
+"""The runtime a course notebook imports: the student's variant, the public
+check, and the hidden tests' grade.
+
+A notebook starts with::
+
+    STUDENT_ID = ""                        # 学号 / your student id
+    from autograder.notebook import setup, check, grade
+    nb = setup("A3", STUDENT_ID)           # the student's own numbers: nb.params
+
+and answers part ``dW1`` of ``A3.q2`` by assigning ``q2_dW1`` (see
+:mod:`autograder.protocol`). Then
+
+* ``check("A3.q2")`` — the **public check**: judges the question right away
+  in the student's kernel and shows, per part, pass/fail, the named mistake
+  and carried-forward credit; it returns the points (so ``nbgrader
+  validate`` reports unfinished questions). Function parts run on inputs drawn from a
+  *public* seed, never the grading seed, so the check reveals no hidden
+  input; it shows no reference value either (feedback never contains one).
+* ``grade("A3.q2")`` — what a hidden test cell ends with: the points earned
+  on that question as a plain ``float`` (nbgrader reads part credit from
+  the cell's last output). It prints nothing, lets no warning reach stderr
+  (nbgrader scores a cell with stderr output 0) and never raises.
+
+Whose numbers? ``setup`` takes the student id from, in order: the
+``NNGRADE_STUDENT`` environment variable (set by ``nngrade`` to the
+submission's owner), the ``STUDENT_ID`` cell, JupyterHub's
+``JUPYTERHUB_USER``. With none, or in a course whose variant mode is
+``lecture``, everyone gets the lecture's numbers. Under plain ``nbgrader
+autograde`` (run by the instructor) only the ``STUDENT_ID`` cell says who the
+student was, so the notebook asks students to fill it in.
+
+The course (points, tolerances, variant mode) is read from ``course.yaml``:
+the path in ``NNGRADE_COURSE``, else the first ``course.yaml`` in the
+working directory or one of its parents.
+
+``NNGRADE_MODE=collect`` (set by the grader's sandbox, which judges the
+collected answers itself) turns ``check`` and ``grade`` into no-ops.
+"""
+from __future__ import annotations
+
+import contextlib
+import html
+import io
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .i18n import msg
+
+__all__ = ["setup", "check", "grade", "show_derivation", "find_course", "Session"]
+
+_SESSION: "Session | None" = None
+
+
+def find_course(start: str | os.PathLike | None = None):
+    """The course's :class:`~autograder.config.Course` (see module docstring)."""
+    from .config import load_course
+    explicit = os.environ.get("NNGRADE_COURSE")
+    if explicit:
+        return load_course(explicit)
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "course.yaml"
+        if candidate.is_file():
+            return load_course(candidate)
+    raise FileNotFoundError(msg(
+        f"找不到 course.yaml（从 {here} 向上查找）。请把笔记本放在课程目录中，或设置 NNGRADE_COURSE。",
+        f"course.yaml not found (looked in {here} and its parents). Keep the notebook inside "
+        f"the course folder or set NNGRADE_COURSE.").render("zh+en"))
+
+
+@dataclass
+class Session:
+    """One notebook's state: assignment, student, variant parameters, seeds."""
+    assignment: str
+    student: str | None
+    course: object
+    params: dict
+    seed: int                 # draws the hidden inputs of function parts (grading)
+    public_seed: int          # draws the inputs the public check uses
+    mode: str                 # "interactive" | "collect"
+
+    @property
+    def language(self) -> str:
+        return self.course.language
+
+    def say(self, zh: str, en: str) -> str:
+        return msg(zh, en).render(self.language)
+
+
+def setup(assignment: str, student_id: str = "") -> Session:
+    """Start the notebook of ``assignment`` for the student (see module docstring)."""
+    global _SESSION
+    from .judge import variant_of
+    from .variants import variant_seed
+    course = find_course()
+    course.assignment(assignment)                 # a clear error for an unknown id
+    owner = os.environ.get("NNGRADE_STUDENT", "").strip()
+    typed = (student_id or "").strip() if isinstance(student_id, str) else ""
+    student = owner or typed or os.environ.get("JUPYTERHUB_USER", "").strip() or None
+    params, seed = variant_of(course, assignment, student)
+    public = variant_seed(course.course_id + course.variants.key(), assignment,
+                          f"{student or 'lecture'}#public")
+    mode = "collect" if os.environ.get("NNGRADE_MODE") == "collect" else "interactive"
+    _SESSION = Session(assignment, student, course, params, seed, public, mode)
+    if mode == "interactive":
+        _announce(_SESSION, typed)
+    return _SESSION
+
+
+def _announce(s: Session, typed: str) -> None:
+    per_student = s.course.variants.mode == "per_student"
+    if s.student and per_student:
+        print(s.say(f"学号：{s.student} —— 下面的数字是你自己的题目变体。",
+                    f"Student: {s.student} — the numbers below are your own variant."))
+        if not typed:
+            print(s.say("请在 STUDENT_ID 单元格中填写学号，评分时才会用同样的数字。",
+                        "Please write your id in the STUDENT_ID cell so grading uses the same numbers."))
+    elif per_student:
+        print(s.say("未填写学号：下面是课堂上的数字。请在 STUDENT_ID 单元格中填写学号后重新运行。",
+                    "No student id: these are the lecture's numbers. Fill in STUDENT_ID and "
+                    "run the notebook again."))
+    else:
+        print(s.say("本课程所有人使用课堂上的数字。", "Everyone in this course uses the lecture's numbers."))
+
+
+def _session() -> Session:
+    if _SESSION is None:
+        raise RuntimeError(msg("请先运行笔记本开头的 setup 单元格。",
+                               "Run the setup cell at the top of the notebook first.").render("zh+en"))
+    return _SESSION
+
+
+def _user_namespace() -> dict:
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+        if shell is not None:
+            return shell.user_ns
+    except ImportError:
+        pass
+    return vars(sys.modules["__main__"])
+
+
+def _judge(question_id: str, seed: int, namespace: dict | None = None):
+    """The part results of one question, judged in this process."""
+    from .functions import InProcessRunner
+    from .judge import grade_question, policy_for
+    from .protocol import answer_names
+    from .questions import get_question
+    s = _session()
+    q = get_question(question_id)
+    if q.assignment != s.assignment:
+        raise ValueError(msg(f"{question_id} 不属于本次作业 {s.assignment}。",
+                             f"{question_id} is not a question of {s.assignment}.").render("zh+en"))
+    ns = _user_namespace() if namespace is None else namespace
+    answers = {qid: {part: ns.get(var) for part, var in parts.items()}
+               for qid, parts in answer_names(s.assignment).items()}
+    qc = s.course.question(q.id)
+    points = {p.name: (s.course.points(q.id, p.name) if qc.parts else qc.points / len(q.parts))
+              for p in q.parts}
+    return grade_question(q, answers, s.params, lambda part: policy_for(s.course, q.id, part),
+                          points, InProcessRunner(ns), seed)
+
+
+_STATUS_MARK = {"correct": "✓", "partial": "◐", "wrong": "✗", "invalid": "✗", "missing": "…",
+                "error": "!", "timeout": "⏱"}
+
+
+def check(question_id: str, namespace: dict | None = None) -> float:
+    """Show the public check of ``question_id`` and return the points it
+    would earn (a plain float: ``nbgrader validate`` reads it, so an
+    incomplete answer shows as "failed" there)."""
+    s = _session()
+    if s.mode == "collect":
+        return 0.0
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        results = _judge(question_id, s.public_seed, namespace)
+    _display(s, question_id, results)
+    return float(round(sum(r.score for r in results), 9))
+
+
+def grade(question_id: str, namespace: dict | None = None) -> float:
+    """Points earned on ``question_id`` (hidden tests); silent, never raises."""
+    s = _SESSION
+    if s is None or s.mode == "collect":
+        return 0.0
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink), \
+                warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            results = _judge(question_id, s.seed, namespace)
+        return float(round(sum(r.score for r in results), 9))
+    except Exception:  # noqa: BLE001 — a hidden test must end with a number
+        return 0.0
+
+
+def _display(s: Session, question_id: str, results) -> None:
+    total = sum(r.score for r in results)
+    top = sum(r.max_score for r in results)
+    lines = [s.say(f"{question_id}：{total:g} / {top:g} 分", f"{question_id}: {total:g} / {top:g} points")]
+    rows = []
+    for r in results:
+        mark = _STATUS_MARK.get(r.status, "?")
+        note = r.feedback_text(s.language).replace("\n", "\n      ")
+        if r.carried_forward:
+            note = s.say("［误差传递给分］", "[credit carried forward]") + "\n      " + note
+        lines.append(f"  {mark} {r.part or ''}: {r.score:g}/{r.max_score:g}\n      {note}")
+        rows.append(f"<tr><td>{mark}</td><td><code>{html.escape(str(r.part or ''))}</code></td>"
+                    f"<td>{r.score:g}/{r.max_score:g}</td>"
+                    f"<td style='white-space:pre-wrap'>{html.escape(r.feedback_text(s.language))}"
+                    f"{'<br><b>' + html.escape(s.say('误差传递给分', 'credit carried forward')) + '</b>' if r.carried_forward else ''}"
+                    f"</td></tr>")
+    report = CheckReport("\n".join(lines),
+                         f"<b>{html.escape(lines[0])}</b><table>{''.join(rows)}</table>")
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+        if get_ipython() is not None:
+            display(report)
+            return
+    except ImportError:
+        pass
+    print(report.text)
+
+
+class CheckReport:
+    """A public check's output: HTML in Jupyter, plain text elsewhere."""
+
+    def __init__(self, text: str, html_text: str):
+        self.text, self.html = text, html_text
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def show_derivation(name: str) -> None:
+    """Display the SymPy derivation ``name`` (see :mod:`nn_core.symbolic`)
+    step by step, in the course language — the worked solutions use it."""
+    from nn_core.symbolic import derive
+    d = derive(name)
+    language = _SESSION.language if _SESSION is not None else "zh+en"
+    parts = [d.worked_solution(lang) for lang in (("zh", "en") if language == "zh+en" else (language,))]
+    text = "\n\n---\n\n".join(parts)
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+        if get_ipython() is not None:
+            display(Markdown(text))
+            return
+    except ImportError:
+        pass
+    print(text)
