@@ -89,12 +89,14 @@ def header(assignment: str, title_zh: str, title_en: str, intro_zh: str, intro_e
     table = "\n".join(f"| {q} | {p:g} |" for q, p in points.items())
     lead = (f"# {assignment} {title_zh} / {title_en}\n\n"
             f"| 题目 / Question | 分数 / Points |\n|---|---|\n{table}\n| **合计 / Total** | **{total:g}** |")
-    how_zh = ("把答案写进每题的答案单元格（变量名如 `q1_z1` 已给出），然后运行该题下方的检查单元格，"
-              "立即看到每一小问的对错、被识别出的典型错误和误差传递给分。不要修改锁定的单元格。")
-    how_en = ("Write your answers in each question's answer cell (the variable names, such as "
-              "`q1_z1`, are given), then run the check cell below it to see at once which parts "
-              "are right, any typical mistake recognised, and credit carried forward. Do not "
-              "edit the locked cells.")
+    how_zh = ("在每题的答案单元格中作答：数值与公式题给出的变量（如 `q2_…`）原为 None，请赋值；"
+              "函数题请补全给定的函数。然后运行该题下方的检查单元格，立即看到每一小问的对错、"
+              "被识别出的典型错误和误差传递给分。不要修改锁定的单元格。")
+    how_en = ("Answer in each question's answer cell: the variables given for numbers and formulas "
+              "(such as `q2_…`) start as None — assign them; for function questions complete the "
+              "given function. Then run the check cell below to see at once which parts are right, "
+              "any typical mistake recognised, and credit carried forward. Do not edit the locked "
+              "cells.")
     sid = new_code_cell(
         '# 学号 / Student id（JupyterHub 上可自动识别，但请填写 / filled in on JupyterHub, but please write it)\n'
         'STUDENT_ID = ""', id=f"{assignment}-student-id")

@@ -9,7 +9,7 @@ Safety
 Parsing **never runs code**: no ``eval``, ``sympify`` or ``parse_expr`` of the
 input. A small tokenizer and recursive-descent parser build the SymPy
 expression node by node from a fixed vocabulary: numbers, the question's
-declared symbols, the constants ``e`` and ``pi``, the operators
+declared symbols, the constants ``e`` (``E``) and ``pi``, the operators
 ``+ - * / ^ **`` and the functions in :data:`FUNCTIONS`. Anything else —
 unknown names, ``.`` (attribute access), indexing, strings, keywords,
 ``lambda``, ``=`` … — is refused with a bilingual message. Resource bombs are
@@ -46,7 +46,17 @@ What students may type
   allowed as the first argument of ``where``);
 * ``delta(i, j)`` is the Kronecker delta; ``i``/``j`` are then sampled as
   integers. A softmax output is written as a symbol the question declares
-  (e.g. ``softmax_j`` or ``s_j``): ``delta(i,j) - softmax_j``.
+  (e.g. ``softmax_j`` or ``s_j``): ``delta(i,j) - softmax_j``;
+* the names ``sympy.sstr`` prints, because a SymPy answer crosses from the
+  notebook to the grader as that text: ``Heaviside(x)`` /
+  ``Heaviside(x, h0)`` (SymPy's own value at 0), ``KroneckerDelta(i, j)``,
+  ``Abs``, ``Max``, ``Min``, ``exp``, ``log``, ``sqrt``, ``sech``, …, the
+  constant ``E``, and ``Piecewise((value, condition), …)`` whose conditions
+  are comparisons, ``Eq(a, b)``, ``Ne(a, b)``, ``True``/``False``, joined by
+  ``&`` and ``|`` in brackets (the same conditions ``where`` accepts);
+* names a question *defines* (``definitions={"a": "sigmoid(z)"}``): they
+  stand for their expression and are replaced before comparing, so ``a − y``
+  and ``σ(z) − y`` are the same answer.
 
 SymPy answers may use any SymPy expression over the declared symbols;
 functions named ``sigma``/``sigmoid``, ``relu``, ``step``/``heaviside``,
@@ -69,6 +79,16 @@ skipped. When all points agree the answer is correct, and SymPy's
 ``simplify`` is tried too, to record a proof. All of this runs in a forked
 child process killed at ``time_limit`` seconds, so no formula can hang the
 grader (a thread is used where ``fork`` is unavailable).
+
+Cost formulas
+-------------
+:func:`check_order` judges an operation count (a polynomial in, say, n and
+L): equal to the reference → ``"correct"``; not equal but with the same
+leading term (the terms of highest total degree: ``2Ln²`` for
+``(2L − 1)n² + Ln``) → ``"partial"``, the message saying the leading term is
+right but the exact count under the stated convention is not; otherwise as
+:func:`check_formula`. The leading terms are compared in the same
+time-limited child process.
 """
 from __future__ import annotations
 
@@ -97,7 +117,7 @@ from .i18n import Message, check_language, msg
 
 __all__ = ["FormulaError", "FormulaResult", "Function", "FUNCTIONS", "CONSTANTS",
            "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT", "MAX_DIGITS",
-           "parse_formula", "check_formula"]
+           "parse_formula", "check_formula", "check_order", "leading_term"]
 
 MAX_LENGTH = 2000    #: longest formula string accepted (characters)
 MAX_DEPTH = 100      #: deepest bracket nesting accepted
@@ -146,6 +166,12 @@ def _heaviside(a):
     return sp.Heaviside(a, 0)        # 0 at 0, like ReLU's derivative in nn_core
 
 
+def _sympy_heaviside(a, h0=None):
+    """``Heaviside(x)`` / ``Heaviside(x, h0)`` exactly as SymPy prints them
+    (``heaviside``/``step`` are the course's, 0 at 0)."""
+    return sp.Heaviside(a) if h0 is None else sp.Heaviside(a, h0)
+
+
 def _log(a, base=None):
     return sp.log(a) if base is None else sp.log(a, base)
 
@@ -173,11 +199,19 @@ FUNCTIONS: dict[str, Function] = {
     "leaky_relu": F(lambda x, g: _piecewise(x, g * x, x), 2, 2),
     "delta": F(sp.KroneckerDelta, 2, 2), "δ": F(sp.KroneckerDelta, 2, 2),
     "where": F(lambda cond, a, b: sp.Piecewise((a, cond), (b, True)), 3, 3),
+    # the names ``sympy.sstr`` prints (a SymPy answer crosses processes as that text)
+    "Heaviside": F(_sympy_heaviside, 1, 2), "KroneckerDelta": F(sp.KroneckerDelta, 2, 2),
+    "Abs": F(sp.Abs), "Max": F(sp.Max, 1, None), "Min": F(sp.Min, 1, None),
+    "Piecewise": F(lambda *pairs: sp.Piecewise(*pairs), 1, None),
 }
 del F
 
-#: Constants usable unless a declared symbol has the same name.
-CONSTANTS: dict[str, sp.Expr] = {"e": sp.E, "pi": sp.pi, "π": sp.pi}
+#: Functions whose arguments are read by a grammar of their own (conditions).
+_SPECIAL = ("where", "Piecewise")
+
+#: Constants usable unless a declared symbol has the same name (``E`` is how
+#: ``sympy.sstr`` prints Euler's number).
+CONSTANTS: dict[str, sp.Expr] = {"e": sp.E, "E": sp.E, "pi": sp.pi, "π": sp.pi}
 
 # Functions a *SymPy* answer may carry under these class names (nn_core's own).
 _SYMPY_ALIASES = {"sigma": _sigmoid, "sigmoid": _sigmoid, "σ": _sigmoid,
@@ -226,7 +260,7 @@ _OPEN, _CLOSE = ("(", "[", "{"), (")", "]", "}")
 _TOKEN = re.compile(r"""
     (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>[^\W\d]\w*)
-  | (?P<op>\*\*|<=|>=|[-+*/^(),\[\]{}<>])
+  | (?P<op>\*\*|<=|>=|[-+*/^(),\[\]{}<>&|])
   | (?P<space>\s+)
 """, re.VERBOSE)
 
@@ -347,6 +381,18 @@ def _short(x: Any, n: int = 40) -> str:
     return s if len(s) <= n else s[:n] + "…"
 
 
+_RELATIONS = {"<": sp.Lt, ">": sp.Gt, "<=": sp.Le, ">=": sp.Ge, "Eq": sp.Eq, "Ne": sp.Ne}
+
+
+def _relation(op: str, left: sp.Expr, right: sp.Expr):
+    """``left op right`` as a SymPy relation (a comparison with an infinite or
+    complex side is refused)."""
+    try:
+        return _RELATIONS[op](left, right)
+    except (TypeError, ValueError) as exc:
+        raise _fail("无法比较：{e}", "cannot compare: {e}", e=_short(exc, 80)) from None
+
+
 class _Parser:
     """Recursive descent over tokens; every node is built from the whitelist.
 
@@ -404,8 +450,9 @@ class _Parser:
                             "a comma only separates function arguments (position {p}).",
                             p=self.tok.pos + 1)
             if self.tok.text in ("<", ">", "<=", ">="):
-                raise _fail("比较（{t}）只能作为 where(...) 的第一个参数。",
-                            "a comparison ({t}) is only allowed as where(...)'s first argument.",
+                raise _fail("比较（{t}）只能作为 where(...) 的第一个参数或 Piecewise 的条件。",
+                            "a comparison ({t}) is only allowed as where(...)'s first argument "
+                            "or as a Piecewise condition.",
                             t=self.tok.text)
             raise self._unexpected()
         return e
@@ -495,11 +542,14 @@ class _Parser:
     def call(self, name: str) -> sp.Expr:
         fn = self.functions[name]
         self._expect("(")
-        args = [] if self.tok.text == ")" else \
-            [self.condition() if name == "where" else self.sum()]
-        while args and self.tok.text == ",":
-            self.i += 1
-            args.append(self.sum())
+        if name == "Piecewise" and fn is FUNCTIONS["Piecewise"]:
+            args = self.pieces()
+        else:
+            args = [] if self.tok.text == ")" else \
+                [self.condition() if name == "where" else self.sum()]
+            while args and self.tok.text == ",":
+                self.i += 1
+                args.append(self.sum())
         self._expect(")")
         n = len(args)
         if n < fn.min_args or (fn.max_args is not None and n > fn.max_args):
@@ -515,14 +565,79 @@ class _Parser:
             raise _fail("无法计算 {f}(...)：{e}", "could not build {f}(...): {e}",
                         f=name, e=_short(exc, 80)) from None
 
+    def pieces(self) -> list[tuple]:
+        """``Piecewise``'s arguments as ``sympy.sstr`` prints them:
+        ``(value, condition), (value, condition), …``."""
+        pairs = []
+        while True:
+            self._expect("(")
+            value = self.sum()
+            self._expect(",")
+            pairs.append((value, self.condition()))
+            self._expect(")")
+            if self.tok.text != ",":
+                return pairs
+            self.i += 1
+
+    # conditions (``where``'s first argument, ``Piecewise``'s pieces):
+    #   condition := conjunct ("|" conjunct)*
+    #   conjunct  := atom ("&" atom)*
+    #   atom      := True | False | Eq(sum, sum) | Ne(sum, sum) | "(" condition ")"
+    #              | sum ("<" | ">" | "<=" | ">=") sum
     def condition(self):
+        terms = [self.conjunct()]
+        while self.tok.text == "|":
+            self.i += 1
+            terms.append(self.conjunct())
+        return sp.Or(*terms) if len(terms) > 1 else terms[0]
+
+    def conjunct(self):
+        terms = [self.condition_atom()]
+        while self.tok.text == "&":
+            self.i += 1
+            terms.append(self.condition_atom())
+        return sp.And(*terms) if len(terms) > 1 else terms[0]
+
+    def condition_atom(self):
+        t = self.tok
+        if t.kind == "name" and t.text in ("True", "False"):
+            self.i += 1
+            return sp.true if t.text == "True" else sp.false
+        if t.kind == "name" and t.text in ("Eq", "Ne") and self._next_is("("):
+            self.i += 2
+            left = self.sum()
+            self._expect(",")
+            right = self.sum()
+            self._expect(")")
+            return _relation(t.text, left, right)
+        if t.text == "(" and self._bracket_holds_condition():
+            self.i += 1
+            c = self.condition()
+            self._expect(")")
+            return c
         left = self.sum()
         op = self.tok.text
         if op not in ("<", ">", "<=", ">="):
             raise self._unexpected("比较符号 < > <= >=", "a comparison < > <= >=")
         self.i += 1
-        right = self.sum()
-        return {"<": sp.Lt, ">": sp.Gt, "<=": sp.Le, ">=": sp.Ge}[op](left, right)
+        return _relation(op, left, self.sum())
+
+    def _bracket_holds_condition(self) -> bool:
+        """Does the bracket opening here hold a condition (``(x > 0) & …``)
+        rather than a number (``(x + 1) > 0``)? One scan, no backtracking."""
+        depth = 0
+        for k in range(self.i, len(self.toks)):
+            t = self.toks[k]
+            if t.text in _OPEN:
+                depth += 1
+            elif t.text in _CLOSE:
+                depth -= 1
+                if depth == 0:
+                    return False
+            elif depth == 1 and (t.text in ("<", ">", "<=", ">=", "&", "|")
+                                 or (t.kind == "name" and t.text in ("True", "False", "Eq", "Ne"))):
+                return True
+        return False
 
     # -- names
     def _split(self, tok: _Tok) -> list[tuple[str, Any]]:
@@ -629,7 +744,8 @@ def _function_table(functions) -> dict[str, Function]:
 
 # ---------------------------------------------------------------- public: parse
 
-def parse_formula(text, symbols, functions=None, *, assumptions=None) -> sp.Expr:
+def parse_formula(text, symbols, functions=None, *, assumptions=None,
+                  definitions=None) -> sp.Expr:
     """Read a formula safely and return a SymPy expression.
 
     ``text`` is a string (see the module docstring for the syntax) or a SymPy
@@ -637,16 +753,45 @@ def parse_formula(text, symbols, functions=None, *, assumptions=None) -> sp.Expr
     ``symbols`` lists the names the formula may use (strings or Symbols).
     ``functions`` is ``None`` (the whole :data:`FUNCTIONS` whitelist), an
     iterable of whitelisted names (restrict), or a mapping name → builder
-    callable or :class:`Function` (extend).
+    callable or :class:`Function` (extend). ``definitions`` maps extra names
+    the formula may use to what they stand for (``{"a": "sigmoid(z)"}``): they
+    are replaced, so the result is over the declared symbols only.
 
     Raises :class:`FormulaError` (a ``ValueError`` carrying a bilingual
     ``.message``) for anything that is not a valid formula.
     """
     table = _symbol_table(symbols, assumptions)
     fns = _function_table(functions)
-    if isinstance(text, str):
-        return _parse_text(text, table, fns)
-    return _from_sympy(text, table)
+    names, defined = _definitions(definitions, table, fns)
+    return _read(text, names, fns, defined)
+
+
+def _read(value, names: dict[str, sp.Symbol], fns, defined: dict) -> sp.Expr:
+    """A formula (string or SymPy) over ``names``, its defined names replaced
+    by what they stand for."""
+    e = _parse_text(value, names, fns) if isinstance(value, str) else _from_sympy(value, names)
+    return e.xreplace(defined) if defined else e
+
+
+def _definitions(definitions, table: dict[str, sp.Symbol], fns):
+    """``(names, substitution)``: the declared symbols plus the defined names
+    (each a placeholder Symbol), and placeholder → the expression it stands
+    for (a formula over the declared symbols)."""
+    if not definitions:
+        return table, {}
+    if not isinstance(definitions, Mapping):
+        raise ValueError("definitions must map a name to a formula, e.g. {'a': 'sigmoid(z)'}")
+    names, defined = dict(table), {}
+    for name, value in definitions.items():
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name.startswith("_"):
+            raise ValueError(f"invalid defined name {name!r}: use letters, digits and '_'")
+        if name in table:
+            raise ValueError(f"{name!r} is both a declared symbol and a defined name")
+        placeholder = sp.Symbol(name)
+        names[name] = placeholder
+        defined[placeholder] = _parse_text(value, table, fns) if isinstance(value, str) \
+            else _from_sympy(value, table)
+    return names, defined
 
 
 def _parse_text(text: str, table, fns) -> sp.Expr:
@@ -706,8 +851,9 @@ def _from_sympy(obj, table: dict[str, sp.Symbol]) -> sp.Expr:
 class FormulaResult:
     """The verdict on one formula answer.
 
-    * ``status``: ``"correct"``, ``"wrong"``, ``"invalid"`` (not readable) or
-      ``"undecided"`` (nothing conclusive within the time limit);
+    * ``status``: ``"correct"``, ``"wrong"``, ``"invalid"`` (not readable),
+      ``"undecided"`` (nothing conclusive within the time limit) or, from
+      :func:`check_order` only, ``"partial"`` (right leading term);
     * ``correct``: ``status == "correct"``;
     * ``message``: the feedback in the requested language; ``feedback`` the
       bilingual :class:`Message` it came from;
@@ -966,7 +1112,7 @@ def _point_text(point: dict) -> Message:
 
 def check_formula(answer, reference, symbols, *, domain=None, assumptions=None,
                   time_limit: float = 2.0, language: str = "zh+en", samples: int = 20,
-                  rtol: float = 1e-8, functions=None,
+                  rtol: float = 1e-8, functions=None, definitions=None,
                   show_expected: bool = False) -> FormulaResult:
     """Is ``answer`` mathematically equal to ``reference``?
 
@@ -977,7 +1123,9 @@ def check_formula(answer, reference, symbols, *, domain=None, assumptions=None,
     ``delta``, ``(0.1, 2)`` for positive ones. ``assumptions`` maps a name to
     SymPy assumptions (``{"y": {"positive": True}}``). ``samples`` points must
     agree to ``rtol``; the whole check stops after ``time_limit`` seconds.
-    ``functions`` is passed to :func:`parse_formula`. A wrong answer's
+    ``functions`` and ``definitions`` are passed to :func:`parse_formula`
+    (``definitions={"a": "sigmoid(z)"}`` lets an answer say ``a − y`` for
+    ``σ(z) − y``; defined names are replaced before comparing). A wrong answer's
     message names the point and the answer's value there; the reference's
     value is quoted only with ``show_expected=True`` (it is always in
     ``counterexample``).
@@ -1001,17 +1149,14 @@ def check_formula(answer, reference, symbols, *, domain=None, assumptions=None,
     table = _symbol_table(symbols, assumptions)
     domain = _domain(table, domain)
     fns = _function_table(functions)
-    b = _parse_text(reference, table, fns) if isinstance(reference, str) \
-        else _from_sympy(reference, table)
+    names, defined = _definitions(definitions, table, fns)
+    b = _read(reference, names, fns, defined)
 
     def result(status, feedback, parsed=None, **kw):
         return FormulaResult(status == "correct", status, feedback.render(language), feedback,
                              parsed, **kw)
     try:
-        if isinstance(answer, str):
-            a = _parse_text(answer, table, fns)
-        else:
-            a = _from_sympy(answer, table)
+        a = _read(answer, names, fns, defined)
     except FormulaError as exc:
         return result("invalid", M_INVALID.format(reason=exc.message))
 
@@ -1044,3 +1189,65 @@ def check_formula(answer, reference, symbols, *, domain=None, assumptions=None,
     if proved:
         return result("correct", M_CORRECT_SYM, a, method="symbolic", points=agreed)
     return result("undecided", M_UNDECIDED, a, points=agreed)
+
+
+# ---------------------------------------------------------------- public: cost formulas
+
+M_LEADING = msg("首项正确（{lead}），但按题目规定的计数约定，精确的次数不对。",
+                "The leading term ({lead}) is right, but the exact count under the stated "
+                "counting convention is not.")
+_MAX_COST_DEGREE = 12     # a cost formula of higher total degree is not analysed
+
+
+def leading_term(expr: sp.Expr, symbols) -> sp.Expr | None:
+    """The terms of highest total degree of the polynomial ``expr`` in
+    ``symbols`` (``2Ln² − n² + Ln`` → ``2Ln²``), or ``None`` when ``expr`` is
+    not a polynomial in them (of total degree at most 12)."""
+    syms = [s for s in symbols]
+    try:
+        if not expr.is_polynomial(*syms):
+            return None
+        poly = sp.Poly(expr, *syms)
+    except (sp.PolynomialError, sp.GeneratorsNeeded, TypeError, ValueError):
+        return None
+    if poly.is_zero or poly.total_degree() > _MAX_COST_DEGREE:
+        return None
+    top = poly.total_degree()
+    return sp.Add(*[c * sp.Mul(*[s**k for s, k in zip(syms, m)])
+                    for m, c in poly.terms() if sum(m) == top])
+
+
+def _same_leading_term(a: sp.Expr, b: sp.Expr, syms) -> Iterator[tuple]:
+    la, lb = leading_term(a, syms), leading_term(b, syms)
+    same = la is not None and lb is not None and sp.expand(la - lb) == 0
+    yield ("leading", bool(same), sp.sstr(la) if same else "")
+
+
+def check_order(answer, reference, symbols, *, domain=None, time_limit: float = 2.0,
+                language: str = "zh+en", samples: int = 20, **options) -> FormulaResult:
+    """A cost formula (operation count in ``symbols`` such as n and L): exactly
+    equal to ``reference`` → ``"correct"``; a polynomial with the reference's
+    leading term (the terms of highest total degree) but not equal →
+    ``"partial"`` (``correct`` is False; the message says the leading term is
+    right but the exact count under the convention is not); otherwise as
+    :func:`check_formula` (``"wrong"``, ``"invalid"``, ``"undecided"``).
+
+        >>> check_order("2L n^2", "(2L - 1) n^2 + L n", ["n", "L"]).status
+        'partial'
+    """
+    r = check_formula(answer, reference, symbols, domain=domain, time_limit=time_limit,
+                      language=language, samples=samples, **options)
+    if r.correct or r.status == "invalid" or r.parsed is None:
+        return r
+    table = _symbol_table(symbols, options.get("assumptions"))
+    names, defined = _definitions(options.get("definitions"), table,
+                                  _function_table(options.get("functions")))
+    b = _read(reference, names, _function_table(options.get("functions")), defined)
+    syms = [table[k] for k in sorted(table)]
+    items = _run_limited(lambda: _same_leading_term(r.parsed, b, syms), time_limit)
+    if any(it[0] == "leading" and it[1] for it in items):
+        lead = next(it[2] for it in items if it[0] == "leading")
+        fb = M_LEADING.format(lead=lead)
+        return FormulaResult(False, "partial", fb.render(language), fb, r.parsed,
+                             counterexample=r.counterexample, method=r.method, points=r.points)
+    return r

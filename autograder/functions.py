@@ -17,20 +17,29 @@ number | list of them}}`` or ``{"id": {"ok": False, "error": "..."}}``.
 
 A :class:`FnSpec` describes one function: its name, how to draw hidden
 inputs (several shapes, from a seeded generator), the reference (from
-``nn_core``), and optionally a finite-difference check of a backward
-function against the student's own forward function.
+``nn_core``), optionally a finite-difference check of a backward
+function against the student's own forward function, and optionally its
+catalogued mistakes: ``(mistake id, wrong reference)`` pairs. When every
+hidden case the student's function fails returns exactly what one wrong
+reference returns (and no case raised), :func:`judge_function` names that
+mistake (``FnVerdict.diagnosis``). The wrong references run on the
+grader's side, on the same plain-data arguments, so diagnosis needs no
+extra call to student code and works out of process.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from .i18n import Message, msg
+from .mistakes import mistake_text
 from .numeric import InvalidAnswer, check_array, coerce_array
 
-__all__ = ["FnSpec", "GradCheck", "InProcessRunner", "plan_calls", "judge_function", "FnVerdict"]
+__all__ = ["FnSpec", "GradCheck", "InProcessRunner", "plan_calls", "judge_function", "FnVerdict",
+           "diagnose"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,16 @@ class FnSpec:
     #: replacing equality with ``reference`` (a threshold such as a test
     #: accuracy, or "any network that computes this function")
     check: Callable[[list, Any], tuple] | None = None
+    #: catalogued mistakes: ``(mistake id, wrong reference callable)``, the
+    #: callable taking the same arguments as ``reference`` (an id may appear
+    #: more than once, for two ways of making the same mistake)
+    mistakes: tuple[tuple[str, Callable[..., Any]], ...] = ()
+
+    def __post_init__(self):
+        for entry in self.mistakes:
+            if not (isinstance(entry, tuple) and len(entry) == 2 and callable(entry[1])):
+                raise ValueError(f"FnSpec {self.name!r}: a mistake is (id, callable), got {entry!r}")
+            mistake_text(entry[0])            # unknown ids fail at import, not at grading
 
 
 @dataclass(frozen=True)
@@ -77,9 +96,12 @@ class GradCheck:
 
 @dataclass
 class FnVerdict:
+    """Hidden checks ``passed`` of ``total``, messages on the failures, and
+    ``diagnosis``: the id of the catalogued mistake the failures match, or None."""
     passed: int
     total: int
     messages: list[Message] = field(default_factory=list)
+    diagnosis: str | None = None
 
     @property
     def fraction(self) -> float:
@@ -130,12 +152,12 @@ class InProcessRunner:
             if not callable(fn):
                 out[call["id"]] = {"ok": False, "error": f"function {call['fn']} is not defined"}
                 continue
-            args = [np.array(a) if isinstance(a, np.ndarray) else a for a in call["args"]]
+            args = copy.deepcopy(call["args"])          # arrays and lists: the student's own copies
             try:
                 value = fn(*args)
                 out[call["id"]] = {"ok": True, "value": _coerce_output(value)}
             except InvalidAnswer as bad:
-                out[call["id"]] = {"ok": False, "error": bad.message.en}
+                out[call["id"]] = {"ok": False, "error": bad.message.en, "error_zh": bad.message.zh}
             except Exception as exc:  # the student's exception, reported as data
                 out[call["id"]] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         return out
@@ -169,14 +191,16 @@ def judge_function(spec: FnSpec, rng: np.random.Generator, runner) -> FnVerdict:
     results = runner.run(plan)
     cases = [c for c in plan if c["fn"] == spec.name]
     verdict = FnVerdict(0, len(cases) + (spec.grad_check is not None))
+    failed, raised = [], False
     for call in cases:
         res = results.get(call["id"], {"ok": False, "error": "no result"})
         shapes = ", ".join(str(np.shape(a)) for a in call["args"])
         if not res["ok"]:
-            verdict.messages.append(msg(f"{spec.name}（输入形状 {shapes}）出错：{res['error']}",
+            raised = True
+            verdict.messages.append(msg(f"{spec.name}（输入形状 {shapes}）出错：{res.get('error_zh', res['error'])}",
                                         f"{spec.name} (input shapes {shapes}) failed: {res['error']}"))
             continue
-        args = [np.array(a) if isinstance(a, np.ndarray) else a for a in call["args"]]
+        args = _args(call)
         if spec.check is not None:
             ok, m = spec.check(args, res["value"])
             m = None if ok else (m or msg("不符合要求。", "not accepted."))
@@ -185,13 +209,41 @@ def judge_function(spec: FnSpec, rng: np.random.Generator, runner) -> FnVerdict:
         if ok:
             verdict.passed += 1
         else:
+            failed.append((call, res["value"]))
             verdict.messages.append(msg(f"{spec.name}（输入形状 {shapes}）：", f"{spec.name} (input shapes {shapes}): ") + m)
     if spec.grad_check is not None:
         ok, m = _finite_difference_check(spec, plan, results)
         verdict.passed += ok
         if m is not None:
             verdict.messages.append(m)
+    if failed and not raised:
+        verdict.diagnosis = diagnose(spec, failed)
     return verdict
+
+
+def _args(call: dict) -> list:
+    """Fresh copies of a planned call's arguments (for a reference to use)."""
+    return copy.deepcopy(call["args"])
+
+
+def diagnose(spec: FnSpec, failed: list[tuple[dict, Any]]) -> str | None:
+    """The id of the first of ``spec.mistakes`` whose wrong reference returns,
+    on every failed case ``(call, the student's value)``, what the student's
+    function returned; ``None`` when none does. A wrong reference that raises
+    on a case does not match it."""
+    for mistake_id, wrong in spec.mistakes:
+        if all(_wrong_matches(wrong, call, value, spec) for call, value in failed):
+            return mistake_id
+    return None
+
+
+def _wrong_matches(wrong, call: dict, value, spec: FnSpec) -> bool:
+    try:
+        expected = wrong(*_args(call))
+        ok, _ = _matches(value, expected, spec)
+    except Exception:  # noqa: BLE001 — a mistake that cannot run on this case is not it
+        return False
+    return ok
 
 
 def _finite_difference_check(spec, plan, results) -> tuple[bool, Message | None]:
@@ -217,7 +269,7 @@ def _finite_difference_check(spec, plan, results) -> tuple[bool, Message | None]
         numeric[j] = np.sum((fp - fm) * dout) / (2 * g.step)
     try:
         grad = g.pick(res["value"])
-    except (IndexError, TypeError):
+    except (IndexError, TypeError, ValueError):
         return False, msg(f"{spec.name} 的返回值结构不对。", f"{spec.name} returned the wrong structure.")
     c = check_array(grad, numeric.reshape(x.shape), rtol=1e-5, atol=1e-7, shape_policy="strict")
     if c.ok:

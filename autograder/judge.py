@@ -6,12 +6,23 @@ Order of judgement for a part:
 1. invalid or missing answer → no credit, the message says why;
 2. equal to the reference (tolerance / formula equivalence) → full credit;
 3. values right, shape differs by a length-1 axis (strict policy) →
-   ``Policy.shape_credit``;
+   ``Policy.shape_credit``; a cost formula ("order") with only the right
+   leading term → ``Policy.leading_term_credit`` (status ``"partial"``);
 4. equal to the reference **rebuilt from the student's own earlier
    answers** (when the question ``uses`` some and they differ from the
    true ones) → ``Policy.ecf_fraction`` credit, ``carried_forward=True``;
 5. otherwise no credit; if the answer equals one of the question's
-   catalogued mistakes, the feedback names it and points at the formula.
+   catalogued mistakes, the feedback names it and points at the formula
+   (a cost formula is diagnosed when its leading term is the mistake's).
+
+Function parts (:func:`judge_fn_part`) earn the share of hidden checks
+passed; when every failing case returns what one of the
+:class:`~autograder.functions.FnSpec`'s mistakes returns, that mistake is
+named (``QuestionResult.diagnosis`` and the feedback).
+
+Formula parts may carry ``definitions`` (names an answer may use for an
+expression, e.g. ``a`` for ``σ(z)``): a :class:`Part` subclass with that
+attribute, read here with ``getattr``.
 """
 from __future__ import annotations
 
@@ -21,11 +32,12 @@ from typing import Any
 import numpy as np
 
 from .i18n import msg
+from .mistakes import mistake_text
 from .numeric import InvalidAnswer, check_array
 from .questions.base import CARRIED, MISSING, Policy, Question, is_missing
 from .results import AssignmentResult, QuestionResult
 
-__all__ = ["judge_part", "grade_question", "grade_assignment", "grade_submission",
+__all__ = ["judge_part", "grade_question", "grade_assignment", "grade_submission", "part_points",
            "policy_for", "variant_of"]
 
 
@@ -38,10 +50,13 @@ def _compare(part, answer, reference, policy: Policy, strict: bool = False):
                         name=part.name)
         return c.ok, c.status, c.message, (c.aligned if c.aligned is not None else c.value)
     if part.kind in ("sym", "order"):
-        from .formula import check_formula
-        r = check_formula(answer, reference, list(part.symbols), domain=part.domain,
-                          time_limit=policy.formula_time_limit, language=policy.language)
-        status = "correct" if r.correct else ("invalid" if r.status == "invalid" else "wrong")
+        from .formula import check_formula, check_order
+        check = check_order if part.kind == "order" else check_formula
+        r = check(answer, reference, list(part.symbols), domain=part.domain,
+                  definitions=getattr(part, "definitions", None),
+                  time_limit=policy.formula_time_limit, language=policy.language)
+        status = "correct" if r.correct else (
+            r.status if r.status in ("invalid", "partial") else "wrong")
         return r.correct, status, r.feedback, r.parsed
     if part.kind == "choice":
         ok = _normalise_choice(answer) == _normalise_choice(reference)
@@ -76,10 +91,12 @@ def judge_fn_part(q: Question, part, runner, points: float, seed: int) -> Questi
         runner = runner.for_part(f"{q.id}.{part.name}")
     v = judge_function(part.fn, np.random.default_rng(seed), runner)
     status = "correct" if v.passed == v.total else ("partial" if v.passed else "wrong")
-    summary = msg(f"{part.fn.name}：通过 {v.passed}/{v.total} 项隐藏测试。",
-                  f"{part.fn.name}: passed {v.passed} of {v.total} hidden checks.")
+    summary = msg(f"{part.fn.name}：通过 {v.passed}/{v.total} 项测试（随机输入与数值梯度检验）。",
+                  f"{part.fn.name}: passed {v.passed} of {v.total} checks (random inputs, "
+                  f"numerical gradient).")
+    named = [mistake_text(v.diagnosis)] if v.diagnosis else []
     return QuestionResult(score=points * v.fraction, status=status,
-                          feedback=[summary, *v.messages[:3]],
+                          feedback=[summary, *named, *v.messages[:3]], diagnosis=v.diagnosis,
                           details={"passed": v.passed, "total": v.total}, **base)
 
 
@@ -103,6 +120,10 @@ def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy
         return QuestionResult(score=points * policy.shape_credit,
                               status="partial" if policy.shape_credit else "wrong",
                               feedback=[message], details={"shape_only": True}, **base)
+    if status == "partial":                  # a cost formula with only the right leading term
+        return QuestionResult(score=points * policy.leading_term_credit,
+                              status="partial" if policy.leading_term_credit else "wrong",
+                              feedback=[message], details={"leading_term_only": True}, **base)
     if ecf_reference is not None and part_name in ecf_reference:
         ok_ecf, _, _, _ = _compare(part, answer, ecf_reference[part_name], policy)
         if ok_ecf:
@@ -114,8 +135,8 @@ def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy
     feedback, diagnosis = [message], None
     for mistake, wrong in (mistaken() if mistaken else _mistaken(q, params)):
         if part_name in wrong:
-            hit, _, _, _ = _compare(part, answer, wrong[part_name], policy, strict=True)
-            if hit:
+            hit, how, _, _ = _compare(part, answer, wrong[part_name], policy, strict=True)
+            if hit or (part.kind == "order" and how == "partial"):   # the mistake's leading term
                 diagnosis = mistake.id
                 feedback.append(mistake.text)
                 break
@@ -242,11 +263,22 @@ def grade_submission(course, assignment: str, answers: dict, student_id: str | N
                               variant_seed=seed)
     references = _reference_memo(params)
     for q in questions_of(assignment):
-        qc = course.question(q.id)
-        points = {p.name: course.points(q.id, p.name) if qc.parts else qc.points / len(q.parts)
-                  for p in q.parts}
         for r in grade_question(q, answers, params,
                                 lambda part, qid=q.id: policy_for(course, qid, part),
-                                points, runner, seed, references):
+                                part_points(course, q), runner, seed, references):
             result.add(r)
     return result
+
+
+def part_points(course, q: Question) -> dict[str, float]:
+    """Each part's points: from ``course.yaml``'s ``parts``, or the question's
+    points split evenly — rounded so that they add up to the question's
+    points exactly (three parts of 2 points: 0.666666667, 0.666666667,
+    0.666666666), never a hair above them."""
+    qc = course.question(q.id)
+    if qc.parts:
+        return {p.name: course.points(q.id, p.name) for p in q.parts}
+    share = round(qc.points / len(q.parts), 9)
+    points = {p.name: share for p in q.parts}
+    points[q.parts[-1].name] = round(qc.points - share * (len(q.parts) - 1), 9)
+    return points

@@ -74,6 +74,75 @@ MISTAKES: dict[str, Message] = {
     "maxpool_spread": msg(
         "最大池化的梯度被分给了窗口中的每个位置：它只流向最大值所在的位置。",
         "Max-pooling gradient spread over the whole window: it goes only to the maximum."),
+    # -- A1.q1, A2: derivatives ----------------------------------------------------
+    "chain_rule_missing_inner": msg(
+        "链式法则漏乘了内层函数的导数：(f(g(x)))' = f'(g(x))·g'(x)；"
+        "例如 ∂z/∂x = ∂z/∂u·∂u/∂x + ∂z/∂v·∂v/∂x。",
+        "The chain rule's inner derivative is missing: (f(g(x)))' = f'(g(x))·g'(x); "
+        "e.g. ∂z/∂x = ∂z/∂u·∂u/∂x + ∂z/∂v·∂v/∂x."),
+    "chain_rule_missing_path": msg(
+        "漏掉了一条路径：z 经 u 和 v 两条路径依赖 x、y，偏导数是各路径之和："
+        "∂z/∂x = ∂z/∂u·∂u/∂x + ∂z/∂v·∂v/∂x。",
+        "A path is missing: z depends on x and y through both u and v, and the partial "
+        "derivative sums the paths: ∂z/∂x = ∂z/∂u·∂u/∂x + ∂z/∂v·∂v/∂x."),
+    "quotient_rule_sign": msg(
+        "商的导数符号错了：∂(x/y)/∂y = −x/y²，所以 ∂z/∂y = 2u·x + 2v·(−x/y²)。",
+        "Sign error in the quotient's derivative: ∂(x/y)/∂y = −x/y², so "
+        "∂z/∂y = 2u·x + 2v·(−x/y²)."),
+    "negative_branch_derivative": msg(
+        "x ≤ 0 一支的导数不对（seed 002 的定义）：Leaky ReLU 在那里的导数是 γ，"
+        "ELU 是 γeˣ = ELU(x) + γ。",
+        "The derivative on the x ≤ 0 branch is wrong (seed 002's definitions): Leaky ReLU's "
+        "is γ there, ELU's is γeˣ = ELU(x) + γ."),
+    "wrong_variable": msg(
+        "求导的变量不对：这里要对斜率 γ_i 求导，∂PReLU_i/∂γ_i = 0（x > 0）、x（x ≤ 0），"
+        "即 min(0, x)；对 x 的导数是另一回事。",
+        "Differentiated with respect to the wrong variable: the question asks for the slope "
+        "γ_i, ∂PReLU_i/∂γ_i = 0 (x > 0), x (x ≤ 0), i.e. min(0, x) — not the derivative in x."),
+    "jacobian_transposed": msg(
+        "Jacobian 转置了：J_ij = ∂y_i/∂x_j（第 i 行是第 i 个输出）；"
+        "log-softmax 的 Jacobian 是 I − 1 sᵀ，每行为 e_i − s。",
+        "Jacobian transposed: J_ij = ∂y_i/∂x_j (row i is output i); the log-softmax "
+        "Jacobian is I − 1 sᵀ, every row e_i − s."),
+    "output_gradient_sign": msg(
+        "符号错了：在 logit 处 softmax + 交叉熵的梯度是 ŷ − y，sigmoid + 二元交叉熵是 a − y，"
+        "不是 y − ŷ。",
+        "Sign error: at the logits softmax + cross-entropy gives ŷ − y and sigmoid + binary "
+        "cross-entropy gives a − y, not y − ŷ."),
+    "bce_gradient_at_output": msg(
+        "这是 ∂L/∂a，不是 ∂L/∂z：还要乘 ∂a/∂z = σ'(z) = a(1 − a)，得到 ∂L/∂z = a − y。",
+        "That is ∂L/∂a, not ∂L/∂z: multiply by ∂a/∂z = σ'(z) = a(1 − a) to get "
+        "∂L/∂z = a − y."),
+    # -- A7: pooling ----------------------------------------------------------------
+    "avgpool_not_divided": msg(
+        "平均池化的梯度没有除以 K²：窗口中每个位置得到 dout/K²。",
+        "Average-pooling gradient not divided by K²: every cell of a window gets dout/K²."),
+    "pool_overlap_overwritten": msg(
+        "重叠的池化窗口（stride < K）的梯度被覆盖了：同一位置从几个窗口得到的梯度要相加（+=）。",
+        "Overlapping pooling windows (stride < K) overwrote each other: a cell's gradients "
+        "from several windows add up (+=)."),
+    # -- A8: training well ------------------------------------------------------------
+    "bias_decayed": msg(
+        "偏置也做了权重衰减：只衰减权重，W ← (1 − ηλ)W − η∇_W L，偏置 b ← b − η∇_b L。",
+        "The bias was decayed too: only weights decay, W ← (1 − ηλ)W − η∇_W L, while "
+        "b ← b − η∇_b L."),
+    "dropout_test_not_scaled": msg(
+        "测试时没有乘 p：按 seed 001 的约定（训练时以概率 p 保留），测试时输出为 p·a，"
+        "期望才与训练时一致。",
+        "No test-time scaling: with seed 001's convention (units kept with probability p in "
+        "training) the test-time output is p·a, so the expectation matches training."),
+    "dropout_inverted_not_divided": msg(
+        "inverted dropout 在训练时要除以 p：out = a ⊙ m / p（测试时不变）。",
+        "Inverted dropout divides by p in training: out = a ⊙ m / p (and is the identity at "
+        "test time)."),
+    "schedule_off_by_one": msg(
+        "阶梯衰减差了一个 epoch：到达里程碑那一轮（t ≥ 30、60、90）就乘 0.1。",
+        "Step decay off by one epoch: the rate is multiplied by 0.1 from the milestone epoch "
+        "itself (t ≥ 30, 60, 90)."),
+    "clip_per_component": msg(
+        "梯度裁剪是按整体范数缩放：若 ‖g‖ > η，则 g ← η g/‖g‖（方向不变），不是逐个分量截断。",
+        "Gradient clipping rescales by the norm: if ‖g‖ > η then g ← η g/‖g‖ (same "
+        "direction), not clipping each component."),
 }
 
 

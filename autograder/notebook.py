@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import html
 import io
+import math
 import os
 import sys
 import warnings
@@ -149,7 +150,7 @@ def _user_namespace() -> dict:
 def _judge(question_id: str, seed: int, namespace: dict | None = None):
     """The part results of one question, judged in this process."""
     from .functions import InProcessRunner
-    from .judge import grade_question, policy_for
+    from .judge import grade_question, part_points, policy_for
     from .protocol import answer_names
     from .questions import get_question
     s = _session()
@@ -160,11 +161,8 @@ def _judge(question_id: str, seed: int, namespace: dict | None = None):
     ns = _user_namespace() if namespace is None else namespace
     answers = {qid: {part: ns.get(var) for part, var in parts.items()}
                for qid, parts in answer_names(s.assignment).items()}
-    qc = s.course.question(q.id)
-    points = {p.name: (s.course.points(q.id, p.name) if qc.parts else qc.points / len(q.parts))
-              for p in q.parts}
     return grade_question(q, answers, s.params, lambda part: policy_for(s.course, q.id, part),
-                          points, InProcessRunner(ns), seed)
+                          part_points(s.course, q), InProcessRunner(ns), seed)
 
 
 _STATUS_MARK = {"correct": "✓", "partial": "◐", "wrong": "✗", "invalid": "✗", "missing": "…",
@@ -182,7 +180,7 @@ def check(question_id: str, namespace: dict | None = None) -> float:
         warnings.simplefilter("ignore")
         results = _judge(question_id, s.public_seed, namespace)
     _display(s, question_id, results)
-    return float(round(sum(r.score for r in results), 9))
+    return float(min(round(math.fsum(r.score for r in results), 9), s.course.points(question_id)))
 
 
 def grade(question_id: str, namespace: dict | None = None) -> float:
@@ -196,7 +194,8 @@ def grade(question_id: str, namespace: dict | None = None) -> float:
                 warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             results = _judge(question_id, s.seed, namespace)
-        return float(round(sum(r.score for r in results), 9))
+        earned = round(math.fsum(r.score for r in results), 9)
+        return float(min(earned, s.course.points(question_id)))
     except Exception:  # noqa: BLE001 — a hidden test must end with a number
         return 0.0
 

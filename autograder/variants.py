@@ -5,7 +5,25 @@ SHA-256 of the three strings, so the notebook (from the student's id) and
 the grader (from the submission's owner) rebuild the same parameters on any
 machine. Student id ``None`` — or a course in ``lecture`` mode — gives the
 lecture's own numbers (:data:`LECTURE`), which reproduce every value quoted
-in the catalogue.
+in the catalogue. An assignment whose default numbers live in its question
+module (A5's ``DEFAULTS``, A8's ``INIT_DEFAULTS`` and ``VARIANCE_DEFAULTS``)
+has an empty lecture variant: the module's defaults apply.
+
+What varies (the numeric parts only; formulas and hidden function inputs
+do not):
+
+* A1: the inputs of q2–q5; A3, A4: x, W, b, t;
+* A2: ``L``, the number of sigmoid layers of q6 (lecture default 10: the
+  lecture states no number);
+* A5: q3's batch ``X, Y`` and parameters ``W1, b1, W2, b2``;
+* A6: q4's layer width ``n``, depth ``L`` and batch ``B`` (lecture default
+  n = 100, L = 10, B = 32: the lecture states no numbers);
+* A8: q1's data and initial parameters, learning rate and number of steps
+  (``X, y, W1_random, b1_random, W2_random, b2_random, lr, steps``) and
+  q7's logistic unit and data seed (``W, b, seed``), in one flat dict.
+
+A7 and A9 have no numbers worth varying (function parts on hidden inputs,
+a formula part and a choice).
 
 Generated numbers are *well conditioned*: short decimals, no unit dead by
 accident (except where the question wants one, A4's second hidden unit), no
@@ -34,6 +52,8 @@ LECTURE: dict[str, dict] = {
            "W2": [[0.2, -0.5]], "b2": [0.05], "t": [0.3]},
     "A4": {"x": [0.2, 0.3], "y": [1.0], "W1": [[0.1, 0.4], [-0.5, 0.2]], "b1": [0.1, -0.1],
            "W2": [[0.6, 0.8]], "b2": [0.2], "lr": 1.0},
+    "A2": {"L": 10},
+    "A6": {"n": 100, "L": 10, "B": 32},
 }
 
 
@@ -109,7 +129,61 @@ def _a4(rng) -> dict:
                     "W2": W2.tolist(), "b2": b2.tolist(), "lr": 1.0}
 
 
-GENERATORS: dict[str, Callable[[np.random.Generator], dict]] = {"A1": _a1, "A3": _a3, "A4": _a4}
+def _a2(rng) -> dict:
+    """L ∈ 3…12 sigmoid layers (the bound 4^{−L} stays above 1e-8)."""
+    return {"L": int(rng.integers(3, 13))}
+
+
+def _a5(rng) -> dict:
+    """A batch of n ∈ 3…6 rows with both labels; no saturated unit
+    (|Z1|, |Z2| ≤ 2.5), so σ' and every mistake's change are visible."""
+    while True:
+        n = int(rng.integers(3, 7))
+        X = _decimals(rng, (n, 3), -2, 2, 0.5)
+        Y = rng.integers(0, 2, (n, 1)).astype(float)
+        W1 = _decimals(rng, (4, 3), -0.5, 0.5)
+        b1 = _decimals(rng, 4, -0.3, 0.3)
+        W2 = _decimals(rng, (1, 4), -0.8, 0.8)
+        b2 = _decimals(rng, 1, -0.2, 0.2)
+        Z1 = X @ W1.T + b1
+        Z2 = sigmoid(Z1) @ W2.T + b2
+        if 0 < Y.sum() < n and np.abs(Z1).max() <= 2.5 and np.abs(Z2).max() <= 2.5:
+            return {"X": X.tolist(), "Y": Y.tolist(), "W1": W1.tolist(), "b1": b1.tolist(),
+                    "W2": W2.tolist(), "b2": b2.tolist()}
+
+
+def _a6(rng) -> dict:
+    """Width n, depth L, batch B; n > L so backward/forward = 2 − 1/L + 1/n ≠ 2."""
+    return {"n": int(rng.choice([16, 20, 32, 50, 64, 100, 128])), "L": int(rng.integers(3, 13)),
+            "B": int(rng.choice([8, 16, 32, 64, 100]))}
+
+
+def _a8(rng) -> dict:
+    """q1: four samples with unbalanced labels (so zero-initialised W2 moves at
+    the first step), random hidden rows at least 0.2 apart (the symmetry is
+    clearly broken), unsaturated units, lr ≠ 1 (so "lr not applied" shows);
+    q7: the logistic unit's weights and the data seed."""
+    while True:
+        X = _decimals(rng, (4, 2), -1.5, 1.5, 0.5)
+        y = np.zeros((4, 1))
+        y[rng.choice(4, size=int(rng.choice([1, 3])), replace=False)] = 1.0
+        W1 = _decimals(rng, (3, 2), -0.5, 0.5)
+        b1 = _decimals(rng, 3, -0.2, 0.2, nonzero=False)
+        gaps = [np.abs(W1[i] - W1[j]).max() for i in range(3) for j in range(i)]
+        if min(gaps) >= 0.2 and np.abs(X @ W1.T + b1).max() <= 2.5:
+            break
+    init = {"X": X.tolist(), "y": y.tolist(), "W1_random": W1.tolist(), "b1_random": b1.tolist(),
+            "W2_random": _decimals(rng, (1, 3), -0.6, 0.6).tolist(),
+            "b2_random": _decimals(rng, 1, -0.2, 0.2, nonzero=False).tolist(),
+            "lr": float(rng.choice([0.5, 0.8, 1.5])), "steps": int(rng.integers(3, 5))}
+    variance = {"W": _decimals(rng, (1, 2), -1, 1).tolist(),
+                "b": _decimals(rng, 1, -0.5, 0.5, nonzero=False).tolist(),
+                "seed": int(rng.integers(0, 10_000))}
+    return {**init, **variance}                 # q1's and q7's names are disjoint
+
+
+GENERATORS: dict[str, Callable[[np.random.Generator], dict]] = {
+    "A1": _a1, "A2": _a2, "A3": _a3, "A4": _a4, "A5": _a5, "A6": _a6, "A8": _a8}
 
 
 def variant_params(assignment: str, student_id: str | None = None,

@@ -250,7 +250,7 @@ def test_function_whitelist_can_be_restricted_or_extended():
 
 @pytest.mark.parametrize("text, fragment", [
     ("", "empty"), ("   ", "empty"), ("()", "empty brackets"), ("exp()", "takes 1"),
-    ("foo", "unknown name 'foo'"), ("x1", "Did you mean x_1"), ("E^x", "Did you mean e"),
+    ("foo", "unknown name 'foo'"), ("x1", "Did you mean x_1"), ("Pi^x", "Did you mean pi"),
     ("foo(x)", "unknown function 'foo'"), ("sin x", "needs parentheses"),
     ("x[0]", "indexing"), ("(x+1)[0]", "indexing"), ("x.real", "attribute"),
     ("'x'", "quotes"), ('"x"', "quotes"), ("x = 1", "'='"), ("x,y", "comma"),
@@ -491,3 +491,148 @@ def test_result_fields():
     assert (r.correct, r.status, r.counterexample) == (True, "correct", None)
     assert r.parsed == 2 * x ** 2 * y - 2 * x ** 2 / y ** 3
     assert r.points in (0, 20)
+
+
+# ------------------------------------------------------------------ SymPy's printed names
+
+_i, _j, _g, _s = sp.symbols("i j gamma softmax_j")
+_xr = sp.Symbol("x", real=True)
+SSTR_CASES = [   # (SymPy expression a student may hold, its symbols)
+    (sp.Heaviside(x), "x"), (sp.Heaviside(x, 0), "x"), (sp.Heaviside(-x) * x, "x"),
+    (sp.KroneckerDelta(_i, _j) - _s, "i j softmax_j"), (sp.Abs(x) / 2, "x"),
+    (sp.Max(0, x), "x"), (sp.Min(0, x), "x"), (sp.Max(x, y, 1), "x y"),
+    (sp.exp(-x) / (1 + sp.exp(-x)) ** 2, "x"), (sp.sech(x) ** 2, "x"), (sp.E * x, "x"),
+    (sp.E ** 2 + x, "x"), (sp.sqrt(x ** 2 + 1), "x"), (sp.log(1 + sp.exp(x)), "x"),
+    (sp.Piecewise((1, x > 0), (_g, True)), "x gamma"),
+    (sp.Piecewise((1, x > 0), (_g * sp.exp(x), True)), "x gamma"),
+    (sp.Piecewise((0, (x > 0) & (x < 1)), (1, True)), "x"),
+    (sp.Piecewise((x, sp.Eq(y, 1) | (x < 0)), (y, True)), "x y"),
+    (sp.Piecewise((x, sp.Ne(y, 1)), (-x, True)), "x y"),
+    (sp.diff(sp.Max(0, x), x), "x"), (sp.diff(sp.Abs(_xr), _xr), "x"),
+    (sp.diff(sp.Piecewise((x, x > 0), (_g * x, x <= 0)), x), "x gamma"),
+    (sp.tanh(x).diff(x), "x"), (sp.Float("1.0e-20") * x + sp.Rational(1, 4), "x"),
+    (sp.sign(x) * sp.cosh(y), "x y"),
+]
+
+
+@pytest.mark.parametrize("expr, syms", SSTR_CASES, ids=lambda v: sp.sstr(v) if isinstance(
+    v, sp.Basic) else v)
+def test_what_sympy_prints_reads_back_as_the_same_formula(expr, syms):
+    """A SymPy answer crosses processes as ``sympy.sstr(expr)``; the parser
+    reads the names sstr prints and gets an equal formula back."""
+    text = sp.sstr(expr)
+    parsed = parse_formula(text, syms.split())
+    r = check_formula(text, expr, syms.split())
+    assert r.status == "correct", (text, r.message)
+    if not expr.has(sp.Piecewise) and not expr.atoms(sp.Float):   # floats are read exactly
+        assert sp.srepr(parsed) == sp.srepr(parse_formula(expr, syms.split())), text
+
+
+def test_sympy_heaviside_keeps_its_value_at_zero_and_the_course_step_is_zero_there():
+    assert parse_formula("Heaviside(0)", []) == sp.Rational(1, 2)
+    assert parse_formula("Heaviside(0, 0)", []) == 0 == parse_formula("heaviside(0)", [])
+    assert parse_formula("E", []) == sp.E == parse_formula("e", [])
+    assert parse_formula("E", ["E"]) == sp.Symbol("E")          # a declared symbol wins
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("Piecewise(x, x > 0)", "expected '('"), ("Piecewise((1, x), (0, True))", "comparison"),
+    ("Piecewise()", "expected '('"), ("Piecewise((1, x > 0) (0, True))", "expected ')'"),
+    ("(x > 0) & (x < 1)", "unexpected '>'"), ("x & y", "unexpected '&'"), ("x | y", "'|'"),
+    ("True", "keyword"), ("where(x < 1/0, 1, 0)", "cannot compare"),
+    ("Piecewise((x, x < 1/0))", "cannot compare"), ("Eq(x, 1)", "unknown function 'Eq'"),
+    ("KroneckerDelta(x)", "takes 2"), ("Heaviside(x, 0, 1)", "takes 1–2"),
+])
+def test_piecewise_and_conditions_give_clear_messages(text, fragment):
+    with pytest.raises(FormulaError) as info:
+        parse_formula(text, ["x", "y"])
+    assert fragment in info.value.message.en and info.value.message.zh
+
+
+def test_conditions_nested_in_brackets_parse_in_linear_time():
+    deep = "where(" + "(" * 95 + "x" + ")" * 95 + " > 0, 1, 0)"
+    t0 = time.monotonic()
+    assert parse_formula(deep, ["x"]) == sp.Piecewise((1, x > 0), (0, True))
+    conds = "where(" + " & ".join(["(x > 0)"] * 180) + ", 1, 0)"
+    assert parse_formula(conds, ["x"]) == sp.Piecewise((1, x > 0), (0, True))
+    assert time.monotonic() - t0 < 1.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet="xy01+-*/()<>=&|, ", max_size=40).map(lambda t: f"where({t}, 1, 0)")
+       | st.text(alphabet="xy01+-*/()<>=&|, ", max_size=40).map(lambda t: f"Piecewise(({t}))")
+       | st.text(alphabet="xyTrueFalsEqN01()<>&|, ", max_size=40).map(lambda t: f"Piecewise((x, {t}))"))
+def test_any_condition_parses_or_fails_cleanly_and_fast(text):
+    t0 = time.monotonic()
+    try:
+        e = parse_formula(text, ["x", "y"])
+    except FormulaError as exc:
+        assert exc.message.en and exc.message.zh
+    else:
+        assert isinstance(e, sp.Expr) and e.free_symbols <= {x, y}
+    assert time.monotonic() - t0 < 1.0
+
+
+# ------------------------------------------------------------------ defined names
+
+def test_defined_names_stand_for_their_expression():
+    defs = {"a": "sigmoid(z)"}
+    for good in ("a - y", "sigmoid(z) - y", "a(1-a)(a-y)/(a(1-a))", sp.Symbol("a") - sp.Symbol("y")):
+        assert check_formula(good, "sigmoid(z) - y", ["z", "y"], definitions=defs).correct, good
+    r = check_formula("y - a", "sigmoid(z) - y", ["z", "y"], definitions=defs)
+    assert r.status == "wrong" and set(r.counterexample["point"]) <= {"z", "y"}
+    # SymPy definitions, several names for one symbol, and parse_formula
+    yj = sp.Symbol("yhat_j")
+    names = {"yhat": yj, "ŷ": yj, "s_j": yj}
+    for good in ("yhat - y_j", "ŷ - y_j", "s_j - y_j", "yhat_j - y_j"):
+        assert check_formula(good, "yhat_j - y_j", ["yhat_j", "y_j"], definitions=names).correct
+    assert parse_formula("a^2", ["z"], definitions=defs) == 1 / (1 + sp.exp(-sp.Symbol("z"))) ** 2
+
+
+def test_bad_definitions_raise():
+    with pytest.raises(ValueError, match="both a declared symbol"):
+        check_formula("x", "x", ["x"], definitions={"x": "2"})
+    with pytest.raises(ValueError, match="invalid defined name"):
+        check_formula("x", "x", ["x"], definitions={"_a": "x"})
+    with pytest.raises(ValueError, match="must map"):
+        check_formula("x", "x", ["x"], definitions=["a"])
+    with pytest.raises(FormulaError):
+        check_formula("x", "x", ["x"], definitions={"a": "__import__('os')"})
+
+
+# ------------------------------------------------------------------ cost formulas
+
+from autograder.formula import check_order, leading_term  # noqa: E402
+
+BACKWARD = "(2L - 1)n^2 + L n"
+NL = ["n", "L"]
+
+
+@pytest.mark.parametrize("answer, status", [
+    ("2Ln^2 - n^2 + Ln", "correct"), ("L(2n^2 + n) - n^2", "correct"), ("n(2Ln - n + L)", "correct"),
+    ("2Ln^2", "partial"), ("2L n^2 + 7", "partial"), ("2Ln^2 - n^2", "partial"),
+    ("Ln^2", "wrong"), ("2Ln", "wrong"), ("2 L^2 n^2", "wrong"), ("2Ln^2 log(n)", "wrong"),
+    ("2^n", "wrong"), ("O(Ln^2)", "invalid"), ("", "invalid"),
+])
+def test_check_order(answer, status):
+    r = check_order(answer, BACKWARD, NL, domain={"n": list(range(1, 50)), "L": list(range(1, 20))})
+    assert r.status == status, (answer, r.message)
+    assert r.correct == (status == "correct")
+    if status == "partial":
+        assert "leading term (2*L*n**2)" in r.feedback.en and "首项正确" in r.feedback.zh
+        assert "convention" in r.feedback.en
+
+
+def test_leading_term():
+    n, L = sp.symbols("n L")
+    assert leading_term((2 * L - 1) * n**2 + L * n, [n, L]) == 2 * L * n**2
+    assert leading_term(n**2 + n, [n, L]) == n**2
+    assert leading_term(n * sp.log(n), [n, L]) is None
+    assert leading_term(n**20, [n, L]) is None                # not a plausible count
+    assert leading_term(sp.Integer(0), [n, L]) is None
+
+
+def test_check_order_stops_at_the_time_limit():
+    t0 = time.monotonic()
+    r = check_order("(n+L+1)^1000", BACKWARD, NL, time_limit=1.0)
+    assert r.status in ("wrong", "undecided") and time.monotonic() - t0 < 3.5

@@ -78,3 +78,27 @@ def test_backward_checked_against_the_students_own_forward():
     bad = {**good, "sigmoid_backward": lambda d, x: d * sigmoid(x)}
     v = judge_function(SIG_BACKWARD, np.random.default_rng(0), InProcessRunner(bad))
     assert v.passed == 0 and any("numerical gradient" in m.en for m in v.messages)
+
+
+def test_list_arguments_are_copies_too():
+    """A function that mutates a list argument (layer sizes) cannot change
+    what the reference sees."""
+    spec = FnSpec("total", lambda rng: [([1, 2, 3],), ([4, 5],), ([6],)], lambda sizes: float(sum(sizes)))
+
+    def vandal(sizes):
+        out = sum(sizes)
+        sizes.append(1000)
+        sizes[0] = -1
+        return out
+    v = judge_function(spec, np.random.default_rng(0), InProcessRunner({"total": vandal}))
+    assert (v.passed, v.total) == (3, 3) and v.diagnosis is None
+
+
+def test_a_backward_output_of_the_wrong_structure_is_reported_not_raised():
+    bad = {"sigmoid_forward": sigmoid, "sigmoid_backward": lambda d, x: d * sigmoid_grad(x)}
+    spec = FnSpec(SIG_BACKWARD.name, SIG_BACKWARD.cases, SIG_BACKWARD.reference,
+                  grad_check=GradCheck("sigmoid_forward", lambda args: [args[1]], 0,
+                                       lambda args: args[0], lambda out: np.ones((7, 7)) @ out))
+    v = judge_function(spec, np.random.default_rng(0), InProcessRunner(bad))
+    assert v.passed == v.total - 1
+    assert any("wrong structure" in m.en for m in v.messages)

@@ -1,5 +1,6 @@
-"""The judging engine on A1, A3, A4: lecture numbers, mistakes, error
-carried forward, bad answers."""
+"""The judging engine: lecture numbers (A1, A3, A4), references of every
+variant, mistakes of every question, error carried forward, bad answers,
+cost formulas' part credit."""
 import numpy as np
 import pytest
 
@@ -39,7 +40,7 @@ def references(assignment, params):
 
 
 @pytest.mark.parametrize("student", [None, "alice", "bob", "s042"])
-@pytest.mark.parametrize("assignment", ["A1", "A3", "A4"])
+@pytest.mark.parametrize("assignment", ["A1", "A2", "A3", "A4", "A5", "A6", "A8"])
 def test_reference_answers_earn_full_marks_and_no_diagnosis(assignment, student):
     params = variant_params(assignment, student)
     result = grade_assignment(assignment, references(assignment, params), params, POLICY)
@@ -151,7 +152,7 @@ def test_course_yaml_and_question_definitions_agree():
             assert set(qc.parts) == {p.name for p in q.parts}, q.id
 
 
-@pytest.mark.parametrize("assignment", ["A1", "A3", "A4"])
+@pytest.mark.parametrize("assignment", ["A1", "A2", "A3", "A4", "A5", "A6", "A8"])
 def test_grade_submission_with_the_course_file(assignment):
     from autograder.config import load_course
     from autograder.judge import grade_submission, variant_of
@@ -170,3 +171,17 @@ def test_grade_submission_with_the_course_file(assignment):
         wrong = grade_submission(course, assignment, references(assignment, other), "alice")
         assert sum(r.score for r in wrong.questions if not is_fn(r)) < sum(
             r.max_score for r in wrong.questions if not is_fn(r))
+
+
+def test_order_parts_partial_credit_and_mistakes_through_grade_assignment():
+    params = variant_params("A6")
+    answers = references("A6", params)
+    answers["q1"]["forward_mul"] = "L n^2 + L n"          # right leading term only
+    answers["q2"]["backward_mul"] = "L n^2"                # Wᵀδ forgotten
+    res = {r.label: r for r in grade_assignment("A6", answers, params,
+                                                Policy(leading_term_credit=0.5)).questions}
+    fwd, bwd = res["A6.q1/forward_mul"], res["A6.q2/backward_mul"]
+    assert fwd.status == "partial" and fwd.score == pytest.approx(0.5 * fwd.max_score)
+    assert fwd.details.get("leading_term_only") and fwd.diagnosis is None
+    assert bwd.status == "wrong" and bwd.diagnosis == "count_missing_backward_term"
+    assert res["A6.q1/layer_mul"].status == "correct"

@@ -16,14 +16,15 @@ def test_default_variant_is_the_lecture():
     assert LECTURE["A3"]["x"][0] == 0.5
 
 
-@pytest.mark.parametrize("assignment", ["A1", "A3", "A4"])
-def test_reproducible_distinct_and_json_safe(assignment):
+@pytest.mark.parametrize("assignment,min_distinct", [
+    ("A1", 28), ("A3", 28), ("A4", 28), ("A5", 28), ("A6", 24), ("A8", 28), ("A2", 8)])
+def test_reproducible_distinct_and_json_safe(assignment, min_distinct):
     a = variant_params(assignment, "alice")
     assert a == variant_params(assignment, "alice")
     assert json.loads(json.dumps(a)) == a
     others = [variant_params(assignment, f"s{i:03d}") for i in range(30)]
     distinct = {json.dumps(o, sort_keys=True) for o in others}
-    assert len(distinct) >= 28
+    assert len(distinct) >= min_distinct          # A2 varies one small integer, L
     assert variant_params(assignment, "alice", course_id="other-course") != a
 
 
@@ -61,3 +62,54 @@ def test_a1_sigmoid_neuron_not_saturated():
         p = variant_params("A1", f"s{i}")["neuron"]
         z = p["w"][0] * p["x"][0] + p["w"][1] * p["x"][1] + p["w"][2]
         assert 0.5 <= abs(z) <= 2.5
+
+
+def test_lecture_variants_of_the_numeric_questions():
+    """A2's L and A6's sizes (the lecture states no numbers); A5 and A8 use
+    their question modules' defaults, which reproduce the course's numbers."""
+    from autograder.questions import a5, a8
+    assert variant_params("A2") == {"L": 10} and variant_params("A6") == {"n": 100, "L": 10, "B": 32}
+    assert variant_params("A5") == {} and variant_params("A8") == {}
+    lecture = a5._params(variant_params("A5"))
+    assert all(np.array_equal(lecture[k], np.asarray(v)) for k, v in a5.DEFAULTS.items())
+    assert a8._init_params(variant_params("A8")) == a8.INIT_DEFAULTS
+    for a in ("A7", "A9"):                  # nothing worth varying
+        assert variant_params(a, "alice") == {}
+
+
+def test_a2_and_a6_variants_are_in_range():
+    for i in range(100):
+        assert 3 <= variant_params("A2", f"s{i}")["L"] <= 12
+        p = variant_params("A6", f"s{i}")
+        assert p["n"] > p["L"] >= 3 and p["B"] >= 8
+
+
+def test_a5_variants_are_well_conditioned():
+    from nn_core.activations import sigmoid
+    for i in range(100):
+        p = {k: np.array(v) for k, v in variant_params("A5", f"s{i}").items()}
+        assert p["X"].shape[1] == 3 and p["W1"].shape == (4, 3) and p["W2"].shape == (1, 4)
+        Z1 = p["X"] @ p["W1"].T + p["b1"]
+        Z2 = sigmoid(Z1) @ p["W2"].T + p["b2"]
+        assert np.abs(Z1).max() <= 2.5 and np.abs(Z2).max() <= 2.5
+        assert 0 < p["Y"].sum() < len(p["Y"])
+
+
+def test_a8_variants_keep_the_lessons_visible():
+    """Zero initialisation: every hidden unit identical but moved; random
+    initialisation: the rows differ; every catalogued mistake changes q1's
+    and q7's answers (so it can be named)."""
+    from autograder.questions import a8
+    for i in range(25):
+        p = variant_params("A8", f"s{i}")
+        ref = a8.Q1.reference(p)
+        W1z = ref["W1_zero"]
+        assert np.abs(W1z).max() > 5e-4 and np.allclose(W1z, W1z[0])
+        rows = ref["W1_random"]
+        assert min(np.abs(rows[a] - rows[b]).max() for a in range(3) for b in range(a)) > 0.1
+        assert p["lr"] != 1.0 and set(p) == set(a8.INIT_DEFAULTS) | {"W", "b", "seed"}
+        for m in a8.Q1.mistakes:
+            wrong = m.make(p)
+            assert any(not np.allclose(wrong[k], ref[k], rtol=1e-3, atol=1e-6) for k in wrong), m.id
+    ref = a8.Q7.reference(variant_params("A8", "alice"))
+    assert ref["slope"] == pytest.approx(-1, abs=0.05)

@@ -1,12 +1,12 @@
 """The registry of question definitions, one module per assignment."""
 from __future__ import annotations
 
-from . import a1, a1_functions, a3, a4, a5, a7, a8, a9
+from . import a1, a1_functions, a2, a3, a4, a5, a6, a7, a8, a9
 from .base import Mistake, Part, Policy, Question
 
 __all__ = ["QUESTIONS", "get_question", "questions_of", "Question", "Part", "Mistake", "Policy"]
 
-QUESTIONS: dict[str, Question] = {q.id: q for mod in (a1, a1_functions, a3, a4, a5, a7, a8, a9) for q in mod.QUESTIONS}
+QUESTIONS: dict[str, Question] = {q.id: q for mod in (a1, a1_functions, a2, a3, a4, a5, a6, a7, a8, a9) for q in mod.QUESTIONS}
 
 
 def get_question(qid: str) -> Question:

@@ -1,15 +1,57 @@
 """A1 — computational graphs and the chain rule (seeds 000, 002, 003).
 
+q1 (formulas in x and y): ``z = u² + v²``, ``u = xy``, ``v = x/y``; the
+references are ``∂z/∂x`` and ``∂z/∂y`` differentiated by SymPy from the
+definitions in :func:`nn_core.symbolic.derive` ``("chain_rule_uv")``, and the
+catalogued mistakes are the chain rule ``∂z/∂x = Σ_{w∈{u,v}} ∂z/∂w·∂w/∂x``
+evaluated with one piece changed (inner derivatives dropped, the v path
+dropped, the sign of ``∂v/∂y = −x/y²`` flipped).
+
 The numeric parts are computed by ``nn_core.graph``'s scalar engine on the
 variant's inputs: forward values, gradients (the upstream gradient ∂f/∂node
 of each input), and the finite-difference check of J.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
+import sympy as sp
+
 from nn_core.graph import autodiff_trace, example_J, example_fxyz, sigmoid_neuron
+from nn_core.symbolic import derive
 
 from ..i18n import msg
 from .base import Mistake, Part, Question
+
+
+# -- q1: the chain rule through u = xy, v = x/y (SymPy) ---------------------------
+@lru_cache(maxsize=None)
+def _uv():
+    """``(z(u, v), {u: xy, v: x/y}, x, y)`` from the lecture's derivation."""
+    d = derive("chain_rule_uv")
+    return d.steps[0].value, dict(d.definitions), d.symbols["x"], d.symbols["y"]
+
+
+def chain_rule(wrt: str, inner: bool = True, paths=("u", "v"), flip=()) -> sp.Expr:
+    """``∂z/∂wrt = Σ_{w ∈ paths} ∂z/∂w · ∂w/∂wrt`` by SymPy, in x and y.
+
+    The switches model the catalogued mistakes: ``inner=False`` drops the
+    inner derivatives ∂w/∂wrt, ``paths=("u",)`` drops the v path, ``flip``
+    names the intermediates whose inner derivative changes sign."""
+    z, defs, x, y = _uv()
+    var = {"x": x, "y": y}[wrt]
+    total = sp.Integer(0)
+    for w in (s for s in defs if s.name in paths):
+        local = sp.diff(defs[w], var) if inner else sp.Integer(1)
+        total += sp.diff(z, w) * (-local if w.name in flip else local)
+    return sp.simplify(total.subs(defs))
+
+
+def dz(p=None, up=None):
+    """The references: z(x, y) = z(u(x, y), v(x, y)) differentiated directly."""
+    z, defs, x, y = _uv()
+    direct = z.subs(defs)
+    return {"dzdx": sp.diff(direct, x), "dzdy": sp.diff(direct, y)}
 
 
 def fxyz(p, up=None):
@@ -52,6 +94,22 @@ def _negated(build, parts):
     return lambda p: {k: -v for k, v in build(p).items() if k in parts}
 
 
+Q1 = Question(
+    id="A1.q1",
+    title=msg("链式法则：z = u² + v²，u = xy，v = x/y，求 ∂z/∂x 与 ∂z/∂y",
+              "The chain rule: z = u² + v², u = xy, v = x/y; find ∂z/∂x and ∂z/∂y"),
+    parts=(Part("dzdx", kind="sym", symbols=("x", "y")),
+           Part("dzdy", kind="sym", symbols=("x", "y"))),
+    build=dz,
+    mistakes=(
+        Mistake("chain_rule_missing_inner",
+                lambda p: {"dzdx": chain_rule("x", inner=False), "dzdy": chain_rule("y", inner=False)}),
+        Mistake("chain_rule_missing_path",
+                lambda p: {"dzdx": chain_rule("x", paths=("u",)),
+                           "dzdy": chain_rule("y", paths=("u",))}),
+        Mistake("quotient_rule_sign", lambda p: {"dzdy": chain_rule("y", flip=("v",))}),
+    ),
+)
 Q2 = Question(
     id="A1.q2", title=msg("f(x,y,z) = (x+y)z 的前向与反向", "Forward and backward of f(x,y,z) = (x+y)z"),
     parts=tuple(Part(n) for n in ("q", "f", "dfdx", "dfdy", "dfdz")), build=fxyz,
@@ -74,4 +132,4 @@ Q5 = Question(
     parts=tuple(Part(n) for n in (*TRACE_LOCAL, "dfdw", "dfdb")), build=trace,
 )
 
-QUESTIONS = (Q2, Q3, Q4, Q5)
+QUESTIONS = (Q1, Q2, Q3, Q4, Q5)

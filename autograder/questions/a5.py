@@ -24,10 +24,15 @@ Student functions (q1, q2, q4; no Python loop over samples in q1, q2)::
         cost J on the whole of (X, Y). Must not modify its arguments.
 
 ``backward`` is also checked by finite differences of the student's own
-``cost`` (with respect to W1).
+``cost`` (with respect to W1). A wrong ``backward`` is diagnosed when it
+equals one of :data:`BACKWARD_MISTAKES` (1/n missing, gradients transposed,
+σ'(Z1) missing, σ(Z1) for σ'(Z1), σ' taken at A1); a ``cost`` without the
+1/n and a ``gradient_descent`` with lr not applied are named too.
 
-q3 (numbers, on :data:`DEFAULTS`): the per-sample gradients of W1 and the
-batched gradients — the batched gradient is the mean of the per-sample ones.
+q3 (numbers): the per-sample gradients of W1 and the batched gradients —
+the batched gradient is the mean of the per-sample ones — on the variant's
+``X, Y, W1, b1, W2, b2`` (:func:`autograder.variants.variant_params`; the
+lecture variant is :data:`DEFAULTS`).
 
 q4's hidden cases train on small two-moons sets; on :data:`TRAIN_SET`
 (stated in the notebook) the reference run reaches ``J <`` :data:`COST_THRESHOLD`.
@@ -38,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nn_core.activations import ActivationLayer, sigmoid
+from nn_core.activations import ActivationLayer, sigmoid, sigmoid_grad
 from nn_core.data import two_class_2d
 from nn_core.layers import Linear
 from nn_core.losses import binary_cross_entropy
@@ -52,7 +57,7 @@ from .base import Mistake, Part, Question
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
-#: q3's lecture-default inputs (A5 has no variant generator): d0 = 3, d1 = 4, d2 = 1, n = 4.
+#: q3's lecture-variant inputs (a student's variant replaces them): d0 = 3, d1 = 4, d2 = 1, n = 4.
 DEFAULTS = {
     "X": [[0.5, -1.0, 2.0], [1.5, 0.0, -0.5], [-1.0, 2.0, 1.0], [0.0, 1.0, -2.0]],
     "Y": [[1.0], [0.0], [1.0], [0.0]],
@@ -143,12 +148,49 @@ def _gd_cases(rng):
     return cases
 
 
+# -- catalogued mistakes of the functions (wrong references) ------------------------
+def _backward_scaled(X, Y, W1, b1, W2, b2):
+    """Every gradient n times too large: the 1/n of dZ2 = (A2 − Y)/n missing."""
+    return tuple(len(X) * g for g in backward_reference(X, Y, W1, b1, W2, b2))
+
+
+def _backward_transposed(X, Y, W1, b1, W2, b2):
+    """dW = Xᵀ dZ (shape of Wᵀ) in place of dZᵀ X."""
+    dW1, db1, dW2, db2 = backward_reference(X, Y, W1, b1, W2, b2)
+    return dW1.T, db1, dW2.T, db2
+
+
+def _backward_with(dz1_rule):
+    """The backward pass with ``dZ1 = dz1_rule(dZ2 W2, A1)`` in place of
+    ``dZ2 W2 ∘ σ'(Z1)``; the output layer's gradients stay right."""
+    def wrong(X, Y, W1, b1, W2, b2):
+        _, _, dW2, db2 = backward_reference(X, Y, W1, b1, W2, b2)
+        A1, A2 = forward_reference(X, W1, b1, W2, b2)
+        dZ1 = dz1_rule((A2 - np.asarray(Y)) / len(X) @ np.asarray(W2), A1)
+        return dZ1.T @ np.asarray(X), dZ1.sum(axis=0), dW2, db2
+    return wrong
+
+
+BACKWARD_MISTAKES = (
+    ("missing_batch_mean", _backward_scaled),
+    ("transposed_gradient", _backward_transposed),
+    ("missing_activation_derivative", _backward_with(lambda dA1, A1: dA1)),
+    ("activation_for_derivative", _backward_with(lambda dA1, A1: dA1 * A1)),
+    ("derivative_at_activation", _backward_with(lambda dA1, A1: dA1 * sigmoid_grad(A1))),
+)
+
 FORWARD = FnSpec("forward", _forward_cases, forward_reference)
-COST = FnSpec("cost", _loss_cases, cost_reference)
+COST = FnSpec("cost", _loss_cases, cost_reference,
+              mistakes=(("missing_batch_mean",
+                         lambda X, Y, *p: len(X) * cost_reference(X, Y, *p)),))
 BACKWARD = FnSpec("backward", _loss_cases, backward_reference,
                   grad_check=GradCheck("cost", lambda args: list(args), 2,
-                                       lambda args: np.array(1.0), lambda out: out[0]))
-GRADIENT_DESCENT = FnSpec("gradient_descent", _gd_cases, gd_reference, rtol=1e-6, atol=1e-8)
+                                       lambda args: np.array(1.0), lambda out: out[0]),
+                  mistakes=BACKWARD_MISTAKES)
+GRADIENT_DESCENT = FnSpec(
+    "gradient_descent", _gd_cases, gd_reference, rtol=1e-6, atol=1e-8,
+    mistakes=(("lr_not_applied", lambda X, Y, W1, b1, W2, b2, lr, epochs, batch_size:
+               gd_reference(X, Y, W1, b1, W2, b2, 1.0, epochs, batch_size)),))
 
 
 # -- q3: numbers -----------------------------------------------------------------

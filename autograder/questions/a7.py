@@ -23,6 +23,11 @@ are given code or the student's own, and must be present when grading)::
     avgpool_backward(dout, x, K, stride) -> dx            # q2 "avg_pool"
         every cell of a window gets dout/K² (overlaps add up)
 
+Named mistakes: ``conv_delta`` without the kernel rotation or without
+f'(z); max pooling's gradient spread (÷K²) or copied over the window;
+average pooling not divided by K²; overlapping windows overwriting each
+other instead of adding up.
+
 ``OH = ⌊(H − K)/stride⌋ + 1`` (likewise OW) for pooling. Hidden inputs have
 no near-ties in the pooling windows, except one case of ``max_pool`` that
 has exact ties to judge the stated tie rule (never the case used by the
@@ -148,10 +153,51 @@ def _pool_grad_check(forward):
     return GradCheck(forward, lambda args: [args[1], args[2], args[3]], 0, lambda args: args[0])
 
 
+# -- catalogued mistakes of the functions (wrong references) ------------------------
+def _delta_unrotated(delta_next, w, fprime):
+    """The full convolution with the kernel as it is (rotating rot180(w) back)."""
+    return np.asarray(fprime) * full_convolution(delta_next, rot180(np.asarray(w)))
+
+
+def _delta_without_fprime(delta_next, w, fprime):
+    """δ^{(l)} without the factor f'(z^{(l)})."""
+    return full_convolution(delta_next, w)
+
+
+def _maxpool_spread_evenly(dout, x, K, stride):
+    """Each window's gradient spread over the window (÷K², like average pooling)."""
+    return avgpool_backward_reference(dout, x, K, stride)
+
+
+def _maxpool_copied(dout, x, K, stride):
+    """Each window's gradient copied to every cell of the window."""
+    return int(K) ** 2 * avgpool_backward_reference(dout, x, K, stride)
+
+
+def _avgpool_not_divided(dout, x, K, stride):
+    return int(K) ** 2 * avgpool_backward_reference(dout, x, K, stride)
+
+
+def _maxpool_overwritten(dout, x, K, stride):
+    """Max-pooling backward with ``dx[argmax] = dout`` (overlaps overwrite,
+    windows in row-major order, the first maximum of each window)."""
+    x, dout = np.asarray(x, dtype=np.float64), np.asarray(dout, dtype=np.float64)
+    K, s = int(K), int(stride)
+    dx = np.zeros_like(x)
+    for i, j in np.ndindex(dout.shape):
+        u, v = divmod(int(np.argmax(x[i * s:i * s + K, j * s:j * s + K])), K)
+        dx[i * s + u, j * s + v] = dout[i, j]
+    return dx
+
+
+MAXPOOL_SPREAD = (("maxpool_spread", _maxpool_spread_evenly), ("maxpool_spread", _maxpool_copied))
+
 CONV_DELTA = FnSpec(
     "conv_delta", _conv_cases, conv_delta_reference,
     grad_check=GradCheck("conv_forward", lambda args: [np.full(np.shape(args[2]), 0.5), args[1]],
-                         0, lambda args: args[0]))
+                         0, lambda args: args[0]),
+    mistakes=(("conv_no_rotation", _delta_unrotated),
+              ("missing_activation_derivative", _delta_without_fprime)))
 CONV_DW = FnSpec(
     "conv_dw", _dw_cases, conv_dw_reference,
     grad_check=GradCheck(
@@ -159,11 +205,13 @@ CONV_DW = FnSpec(
         lambda args: [args[1], np.zeros((np.shape(args[1])[0] - np.shape(args[0])[0] + 1,) * 2)],
         1, lambda args: args[0]))
 MAXPOOL = FnSpec("maxpool_backward", _maxpool_cases, maxpool_backward_reference,
-                 grad_check=_pool_grad_check("maxpool_forward"))
+                 grad_check=_pool_grad_check("maxpool_forward"), mistakes=MAXPOOL_SPREAD)
 AVGPOOL = FnSpec("avgpool_backward", _avgpool_cases, avgpool_backward_reference,
-                 grad_check=_pool_grad_check("avgpool_forward"))
+                 grad_check=_pool_grad_check("avgpool_forward"),
+                 mistakes=(("avgpool_not_divided", _avgpool_not_divided),))
 OVERLAP = FnSpec("maxpool_backward", _overlap_cases, maxpool_backward_reference,
-                 grad_check=_pool_grad_check("maxpool_forward"))
+                 grad_check=_pool_grad_check("maxpool_forward"),
+                 mistakes=MAXPOOL_SPREAD + (("pool_overlap_overwritten", _maxpool_overwritten),))
 
 
 # -- q3: the symbolic case ---------------------------------------------------------

@@ -39,8 +39,17 @@ Student functions (every one must leave its arguments unchanged)::
         train on the 8×8 digits (nn_core.data.digits) and return the
         predicted digits for X_test: accuracy ≥ DIGITS_ACCURACY
 
-q1 and q7 are numbers (module defaults :data:`INIT_DEFAULTS`,
-:data:`VARIANCE_DEFAULTS`; A8 has no variant generator).
+q1 and q7 are numbers: the lecture variant uses the module defaults
+:data:`INIT_DEFAULTS` and :data:`VARIANCE_DEFAULTS`; a student's variant
+(:func:`autograder.variants.variant_params`, one flat dict) replaces values
+by name — q1's data, initial parameters, lr and steps (``X, y, W1_random,
+b1_random, W2_random, b2_random, lr, steps``) and q7's unit and data seed
+(``W, b, seed``); the two sets of names are disjoint, so a notebook may
+write ``{**INIT_DEFAULTS, **params}`` and ``{**VARIANCE_DEFAULTS, **params}``.
+
+Named mistakes of the functions: the bias decayed, or a step up the
+gradient (q2); no test-time scaling, inverted dropout not divided by p
+(q3); step decay one epoch late (q4); clipping each component (q5).
 
 ``digits`` is judged by accuracy: its :class:`~autograder.functions.FnSpec`
 has a ``check`` that computes the accuracy of the returned labels, which
@@ -49,6 +58,7 @@ labels with the reference.
 """
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 import numpy as np
@@ -95,7 +105,9 @@ INIT_DEFAULTS = {
 
 
 def _init_params(p):
-    return {**INIT_DEFAULTS, **(p or {})}
+    """q1's numbers: :data:`INIT_DEFAULTS` (the lecture variant), each replaced
+    by the variant's value of the same name (q7's names are other ones)."""
+    return {k: (p or {}).get(k, v) for k, v in INIT_DEFAULTS.items()}
 
 
 def _zero_init(p):
@@ -277,15 +289,54 @@ def _clip_cases(rng):
     return cases
 
 
-WEIGHT_DECAY = FnSpec("weight_decay_step", _decay_cases, weight_decay_reference)
+# -- catalogued mistakes of the functions (wrong references) ------------------------
+def _bias_decayed(W, b, dW, db, lr, lam):
+    """The bias decayed like a weight: b ← (1 − ηλ)b − η∇_b L (nn_core's SGD
+    with weight decay applied to b as if it were a weight column)."""
+    W_new, _ = weight_decay_reference(W, b, dW, db, lr, lam)
+    b = np.asarray(b, dtype=np.float64)
+    col, _ = weight_decay_reference(b.reshape(-1, 1), np.zeros(b.size),
+                                    np.asarray(db, dtype=np.float64).reshape(-1, 1),
+                                    np.zeros(b.size), lr, lam)
+    return W_new, col.reshape(b.shape)
+
+
+def _decay_ascent(W, b, dW, db, lr, lam):
+    """θ ← (1 − ηλ)θ + η∇L: a step up the gradient."""
+    return weight_decay_reference(W, b, -np.asarray(dW), -np.asarray(db), lr, lam)
+
+
+def _dropout_test_identity(a, p):
+    """No test-time scaling (inverted dropout's test-time identity, from nn_core)."""
+    return Dropout(float(p), inverted=True).forward(np.asarray(a, dtype=np.float64),
+                                                    train=False)[0]
+
+
+def _step_decay_late(t, lr0, factor, milestones):
+    """The rate drops one epoch after each milestone (t > m instead of t ≥ m)."""
+    return step_decay_reference(np.maximum(np.asarray(t) - 1, 0), lr0, factor, milestones)
+
+
+def _clip_components(g, threshold):
+    """Each component clipped to [−η, η] instead of rescaling by the norm."""
+    return np.clip(np.asarray(g, dtype=np.float64), -float(threshold), float(threshold))
+
+
+WEIGHT_DECAY = FnSpec("weight_decay_step", _decay_cases, weight_decay_reference,
+                      mistakes=(("bias_decayed", _bias_decayed),
+                                ("gradient_ascent", _decay_ascent)))
 DROPOUT_TRAIN = FnSpec("dropout_train", _dropout_cases, dropout_train_reference)
 DROPOUT_TEST = FnSpec("dropout_test", lambda rng: _dropout_cases(rng, with_u=False),
-                      dropout_test_reference)
-DROPOUT_INVERTED = FnSpec("dropout_inverted", _dropout_cases, dropout_inverted_reference)
-STEP = FnSpec("step_decay", _step_cases, step_decay_reference)
+                      dropout_test_reference,
+                      mistakes=(("dropout_test_not_scaled", _dropout_test_identity),))
+DROPOUT_INVERTED = FnSpec("dropout_inverted", _dropout_cases, dropout_inverted_reference,
+                          mistakes=(("dropout_inverted_not_divided", dropout_train_reference),))
+STEP = FnSpec("step_decay", _step_cases, step_decay_reference,
+              mistakes=(("schedule_off_by_one", _step_decay_late),))
 LINEAR = FnSpec("linear_decay", _linear_cases, linear_decay_reference)
 INV_T = FnSpec("inverse_time_decay", _inv_cases, inverse_time_reference)
-CLIP = FnSpec("clip_gradient", _clip_cases, clip_reference)
+CLIP = FnSpec("clip_gradient", _clip_cases, clip_reference,
+              mistakes=(("clip_per_component", _clip_components),))
 
 
 # -- q6: SGD with early stopping, XOR, digits ----------------------------------------
@@ -382,6 +433,15 @@ VARIANCE_DEFAULTS = {"n": 1000, "noise": 0.2, "seed": 0, "W": [[0.5, -0.3]], "b"
 
 def per_sample_gradients(p) -> np.ndarray:
     """``(N, 2)``: each sample's ∂L/∂W of the logistic unit σ(W x + b) (nn_core, one row at a time)."""
+    key = json.dumps({k: np.asarray(p[k]).tolist() for k in ("n", "noise", "seed", "W", "b")},
+                     sort_keys=True)
+    return _per_sample_gradients(key).copy()
+
+
+@lru_cache(maxsize=64)
+def _per_sample_gradients(key: str) -> np.ndarray:
+    """Computed once per variant (the reference and both mistakes need them)."""
+    p = json.loads(key)
     X, y = two_class_2d(int(p["n"]), noise=p["noise"], rng=int(p["seed"]))
     net = Network([Linear(2, 1, W=np.array(p["W"], dtype=float), b=np.array(p["b"], dtype=float))],
                   "binary_cross_entropy_with_logits")
@@ -395,7 +455,7 @@ def variance_answers(p, up=None, mean_power=1):
     ``tr Σ · (N − B)/(B (N − 1))``), and ``slope``: the least-squares slope of
     log var against log B (≈ −1: variance ∝ 1/B). ``mean_power = 0`` models
     the batch gradient summed (1/B missing), ``2`` divided by B² (1/B twice)."""
-    p = {**VARIANCE_DEFAULTS, **(p or {})}
+    p = {k: (p or {}).get(k, v) for k, v in VARIANCE_DEFAULTS.items()}
     G = per_sample_gradients(p)
     N = len(G)
     total = float(np.mean(np.sum((G - G.mean(axis=0)) ** 2, axis=1)))

@@ -1,0 +1,234 @@
+"""Mistake diagnosis for function parts.
+
+An FnSpec lists its catalogued mistakes as ``(id, wrong reference)``; a
+student function whose every failing hidden case returns what a wrong
+reference returns is diagnosed as that mistake — in ``FnVerdict.diagnosis``
+and, through the judge, in ``QuestionResult.diagnosis`` and the feedback.
+Correct functions are never diagnosed, nor are wrong ones that match no
+mistake or that raise.
+
+The student-style wrong implementations here are written independently (plain
+NumPy from the lecture formulas, with one step done wrong); they are not the
+wrong references themselves.
+"""
+import json
+
+import numpy as np
+import pytest
+
+from autograder.functions import FnSpec, InProcessRunner, diagnose, judge_function, plan_calls
+from autograder.judge import grade_question
+from autograder.mistakes import MISTAKES
+from autograder.questions import QUESTIONS, a2, a5, a6, a7, a8
+from autograder.questions.base import Policy
+from test_questions_fn import (CORRECT, WRONG, _maxpool_no_overlap_sum, backward, correlate,
+                               forward, sigmoid)
+from test_questions_a1q1_a2_a6 import NUMPY, np_count_ops, np_log_softmax_jacobian
+
+STUDENT = {**CORRECT, **NUMPY}                     # correct functions of every assignment
+
+
+def judge(spec, namespace, seed=0):
+    return judge_function(spec, np.random.default_rng(seed), InProcessRunner(namespace))
+
+
+def specs_with_mistakes():
+    seen = {}
+    for q in QUESTIONS.values():
+        for p in q.parts:
+            if p.kind == "fn" and p.fn.mistakes:
+                seen[(q.id, p.name)] = p.fn
+    return seen
+
+
+SPECS = specs_with_mistakes()
+MISTAKE_CASES = [pytest.param(spec, k, id=f"{qid}/{part}:{spec.mistakes[k][0]}#{k}")
+                 for (qid, part), spec in SPECS.items() for k in range(len(spec.mistakes))]
+
+
+def test_the_assignments_have_function_mistakes():
+    names = {spec.name for spec in SPECS.values()}
+    assert {"backward", "cost", "gradient_descent", "conv_delta", "maxpool_backward",
+            "avgpool_backward", "weight_decay_step", "dropout_test", "dropout_inverted",
+            "step_decay", "clip_gradient", "log_softmax_jacobian", "count_ops"} <= names
+    for spec in SPECS.values():
+        for mid, wrong in spec.mistakes:
+            assert mid in MISTAKES and callable(wrong)
+
+
+@pytest.mark.parametrize("spec,k", MISTAKE_CASES)
+def test_a_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
+    mistake_id, wrong = spec.mistakes[k]
+    for seed in (0, 1):
+        v = judge(spec, {**STUDENT, spec.name: wrong}, seed)
+        assert v.passed < v.total, (spec.name, mistake_id)
+        assert v.diagnosis == mistake_id, (spec.name, v.diagnosis, [m.en for m in v.messages])
+
+
+@pytest.mark.parametrize("spec", list(SPECS.values()), ids=lambda s: s.name)
+def test_correct_functions_are_never_diagnosed(spec):
+    for seed in (0, 1, 2):
+        v = judge(spec, STUDENT, seed)
+        assert v.passed == v.total and v.diagnosis is None, [m.en for m in v.messages]
+
+
+# ---------------------------------------------------------------------------------------
+# wrong implementations a student would write
+
+
+def backward_hidden(rule):
+    def wrong(X, Y, W1, b1, W2, b2):
+        A1, A2 = forward(X, W1, b1, W2, b2)
+        dZ2 = (A2 - Y) / len(X)
+        dZ1 = rule(dZ2 @ W2, A1)
+        return dZ1.T @ X, dZ1.sum(axis=0), dZ2.T @ A1, dZ2.sum(axis=0)
+    return wrong
+
+
+def conv_delta_without_fprime(delta_next, w, fprime):
+    K = w.shape[0]
+    return correlate(np.pad(delta_next, K - 1), w[::-1, ::-1])
+
+
+def count_ops_without_hadamard(layer_sizes, batch):
+    f = list(np_count_ops(layer_sizes, batch))
+    f[2] -= batch * sum(layer_sizes[1:])
+    return tuple(f)
+
+
+def count_ops_without_wt_delta(layer_sizes, batch):
+    f = list(np_count_ops(layer_sizes, batch))
+    for l in range(2, len(layer_sizes)):
+        f[2] -= batch * layer_sizes[l - 1] * layer_sizes[l]
+        f[3] -= batch * layer_sizes[l - 1] * (layer_sizes[l] - 1)
+    return tuple(f)
+
+
+STUDENT_MISTAKES = [   # (spec, the student's function, the mistake it must be named as)
+    (a5.BACKWARD, WRONG["backward"], "missing_batch_mean"),
+    (a5.BACKWARD, lambda X, Y, *p: tuple(g.T if g.ndim == 2 else g for g in backward(X, Y, *p)),
+     "transposed_gradient"),
+    (a5.BACKWARD, backward_hidden(lambda dA1, A1: dA1), "missing_activation_derivative"),
+    (a5.BACKWARD, backward_hidden(lambda dA1, A1: dA1 * A1), "activation_for_derivative"),
+    (a5.BACKWARD, backward_hidden(lambda dA1, A1: dA1 * sigmoid(A1) * (1 - sigmoid(A1))),
+     "derivative_at_activation"),
+    (a5.COST, WRONG["cost"], "missing_batch_mean"),
+    (a5.GRADIENT_DESCENT, WRONG["gradient_descent"], "lr_not_applied"),
+    (a7.CONV_DELTA, WRONG["conv_delta"], "conv_no_rotation"),
+    (a7.CONV_DELTA, conv_delta_without_fprime, "missing_activation_derivative"),
+    (a7.MAXPOOL, WRONG["maxpool_backward"], "maxpool_spread"),              # copied to the window
+    (a7.MAXPOOL, lambda d, x, K, s: CORRECT["avgpool_backward"](d, x, K, s), "maxpool_spread"),
+    (a7.OVERLAP, WRONG["maxpool_backward"], "maxpool_spread"),
+    (a7.OVERLAP, _maxpool_no_overlap_sum, "pool_overlap_overwritten"),
+    (a7.AVGPOOL, WRONG["avgpool_backward"], "avgpool_not_divided"),
+    (a8.WEIGHT_DECAY, WRONG["weight_decay_step"], "bias_decayed"),
+    (a8.WEIGHT_DECAY, lambda W, b, dW, db, lr, lam: ((1 - lr * lam) * W + lr * dW, b + lr * db),
+     "gradient_ascent"),
+    (a8.DROPOUT_TEST, WRONG["dropout_test"], "dropout_test_not_scaled"),
+    (a8.DROPOUT_INVERTED, WRONG["dropout_inverted"], "dropout_inverted_not_divided"),
+    (a8.STEP, WRONG["step_decay"], "schedule_off_by_one"),
+    (a8.CLIP, WRONG["clip_gradient"], "clip_per_component"),
+    (a2.JACOBIAN, lambda x: np_log_softmax_jacobian(x).T, "jacobian_transposed"),
+    (a2.JACOBIAN, lambda x: np_log_softmax_jacobian(x) - np.eye(len(x)), "log_softmax_missing_delta"),
+    (a6.COUNT_OPS, count_ops_without_wt_delta, "count_missing_backward_term"),
+    (a6.COUNT_OPS, count_ops_without_hadamard, "missing_activation_derivative"),
+]
+
+
+@pytest.mark.parametrize("spec,fn,mistake", STUDENT_MISTAKES,
+                         ids=[f"{s.name}:{m}" for s, _, m in STUDENT_MISTAKES])
+def test_student_written_mistakes_are_named(spec, fn, mistake):
+    v = judge(spec, {**STUDENT, spec.name: fn})
+    assert v.passed < v.total and v.diagnosis == mistake, (v.diagnosis, [m.en for m in v.messages])
+
+
+@pytest.mark.parametrize("spec,fn", [
+    (a8.LINEAR, WRONG["linear_decay"]),                       # no catalogued mistake
+    (a7.CONV_DW, WRONG["conv_dw"]),
+    (a5.BACKWARD, lambda X, Y, W1, b1, W2, b2: (0 * W1, 0 * b1, 0 * W2, 0 * b2)),
+    (a8.WEIGHT_DECAY, lambda W, b, dW, db, lr, lam: ((1 - lam) * W - lr * dW, b - lr * db)),
+], ids=["linear_decay", "conv_dw", "zeros", "decay-without-lr"])
+def test_wrong_functions_matching_no_mistake_are_not_diagnosed(spec, fn):
+    v = judge(spec, {**STUDENT, spec.name: fn})
+    assert v.passed < v.total and v.diagnosis is None
+
+
+def test_a_function_that_raises_on_some_case_is_not_diagnosed():
+    def flaky(X, Y, W1, b1, W2, b2):
+        if len(X) == 12:
+            raise RuntimeError("boom")
+        return WRONG["backward"](X, Y, W1, b1, W2, b2)
+    v = judge(a5.BACKWARD, {**STUDENT, "backward": flaky})
+    assert v.passed < v.total and v.diagnosis is None
+    assert any("RuntimeError" in m.en for m in v.messages)
+
+
+def test_only_some_failures_matching_a_mistake_is_not_that_mistake():
+    def mixed(dout, x, K, stride):                 # ÷K² forgotten only for K = 3
+        dx = CORRECT["avgpool_backward"](dout, x, K, stride)
+        return dx * K ** 2 if K == 3 else dx * 2
+    v = judge(a7.AVGPOOL, {**STUDENT, "avgpool_backward": mixed})
+    assert v.passed < v.total and v.diagnosis is None
+
+
+def test_a_wrong_reference_that_raises_does_not_match():
+    spec = FnSpec("f", lambda rng: [(np.ones(3),), (np.ones(4),)], lambda x: x,
+                  mistakes=(("sign_error", lambda x: 1 / 0), ("dropped_half", lambda x: 2 * x)))
+    v = judge(spec, {"f": lambda x: 2 * x})
+    assert v.passed == 0 and v.diagnosis == "dropped_half"
+
+
+def test_fnspec_checks_its_mistakes():
+    with pytest.raises(KeyError, match="unknown mistake id"):
+        FnSpec("f", lambda rng: [], lambda x: x, mistakes=(("no_such_mistake", lambda x: x),))
+    with pytest.raises(ValueError, match=r"\(id, callable\)"):
+        FnSpec("f", lambda rng: [], lambda x: x, mistakes=("sign_error",))
+
+
+# ---------------------------------------------------------------------------------------
+# through the judge, and out of process
+
+
+def test_the_judge_puts_the_diagnosis_in_the_result_and_feedback():
+    q = next(q for q in QUESTIONS.values() if q.id == "A5.q2")
+    runner = InProcessRunner({**STUDENT, "backward": WRONG["backward"]})
+    (r,) = grade_question(q, {}, {}, Policy(), {"backward": 6.0}, runner, seed=0)
+    assert r.diagnosis == "missing_batch_mean" and 0 < r.score < r.max_score
+    assert r.status == "partial"                           # the n = 1 case is right
+    text = r.feedback_text("zh+en")
+    assert MISTAKES["missing_batch_mean"].zh in text and MISTAKES["missing_batch_mean"].en in text
+    assert json.loads(r.to_json())["diagnosis"] == "missing_batch_mean"
+    (ok,) = grade_question(q, {}, {}, Policy(), {"backward": 6.0}, InProcessRunner(STUDENT), seed=0)
+    assert ok.diagnosis is None and ok.score == ok.max_score
+
+
+class PlainDataRunner:
+    """What the sandbox hands back: the plan's results through JSON (plain
+    lists), turned back into arrays — no Python object of the student's."""
+
+    def __init__(self, namespace):
+        self.inner = InProcessRunner(namespace)
+
+    def run(self, plan):
+        def plain(v):
+            if not v["ok"]:
+                return v
+            many = isinstance(v["value"], list)
+            value = [np.asarray(x).tolist() for x in v["value"]] if many else \
+                np.asarray(v["value"]).tolist()
+            return {"ok": True, "many": many, "value": value}
+        wire = json.loads(json.dumps({k: plain(v) for k, v in self.inner.run(plan).items()}))
+        return {k: v if not v["ok"] else {"ok": True, "value": [np.asarray(x) for x in v["value"]]
+                                          if v["many"] else np.asarray(v["value"])}
+                for k, v in wire.items()}
+
+
+def test_diagnosis_works_on_plain_data_from_another_process():
+    v = judge_function(a8.CLIP, np.random.default_rng(0),
+                       PlainDataRunner({"clip_gradient": WRONG["clip_gradient"]}))
+    assert v.diagnosis == "clip_per_component"
+    plan = plan_calls(a8.CLIP, np.random.default_rng(0))
+    results = InProcessRunner({"clip_gradient": WRONG["clip_gradient"]}).run(plan)
+    failed = [(c, results[c["id"]]["value"]) for c in plan
+              if not np.allclose(results[c["id"]]["value"], a8.clip_reference(*c["args"]))]
+    assert failed and diagnose(a8.CLIP, failed) == "clip_per_component"
