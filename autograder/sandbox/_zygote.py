@@ -1,0 +1,694 @@
+"""The pre-warmed zygote, the per-run supervisor and the child's isolation.
+
+Process tree of one run (one *attempt*)::
+
+    grader ──socket──▶ zygote (python -I, has imported numpy, sympy, nn_core,
+                         │      autograder, IPython's input transformer, matplotlib)
+                         └─ fork ▶ supervisor S (trusted; outside the sandbox)
+                                     │ unshare(user if not root, pid)
+                                     └─ fork ▶ child C = pid 1 of a new pid namespace
+                                                 unshare(mount, net, ipc, uts)
+                                                 new root (pivot_root): read-only binds of
+                                                 /usr, /etc, the interpreter, its
+                                                 site-packages, autograder/ and nn_core/;
+                                                 fresh /proc, minimal /dev, tmpfs /scratch
+                                                 drop to an unprivileged uid, no caps,
+                                                 no_new_privs, rlimits, clean env
+                                                 ── runs the student's cells ──
+
+The grader hands the zygote, with each request, four file descriptors
+(``SCM_RIGHTS``): a sealed memfd holding the request (cells, call plans,
+limits — never in the zygote's own memory, so no child can find another
+student's notebook there), the write end of the data pipe (C → grader),
+the write end of the status pipe (S → grader) and the read end of a
+lifeline pipe (grader → S: when the grader closes it or dies, S kills C).
+The zygote answers with a pidfd of S.  S enforces the wall-clock deadline
+with ``SIGKILL`` of C — which, as pid 1 of its namespace, takes every
+process the student started with it — and reports how C ended.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+
+from . import _linux as L
+from . import wire
+
+#: unprivileged uids of sandboxed children when the grader runs as root:
+#: UID_BASE + the supervisor's pid, so concurrent sandboxes never share a uid
+UID_BASE = 0x50000000
+
+PRELOAD = ("csv", "json", "fractions", "decimal", "random", "statistics", "functools",
+           "itertools", "collections", "copy", "math", "time", "re", "string", "textwrap",
+           "dataclasses", "typing", "warnings", "pprint", "numpy", "sympy", "IPython.core.inputtransformer2", "nn_core", "autograder",
+           "autograder.protocol", "autograder.numeric", "autograder.functions",
+           "autograder.questions", "autograder.judge", "autograder.config",
+           "autograder.formula", "autograder.results", "autograder.variants",
+           "autograder.sandbox._child", "autograder.notebook")
+
+
+def preload() -> dict:
+    import importlib
+    import pkgutil
+    t0 = time.perf_counter()
+    failed = {}
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 — e.g. a module not written yet
+            failed[name] = f"{type(exc).__name__}: {exc}"[:200]
+    for pkg in ("nn_core", "autograder.questions"):
+        mod = sys.modules.get(pkg)
+        if mod is None:
+            continue
+        for info in pkgutil.walk_packages(mod.__path__, pkg + "."):
+            if info.name.endswith(("__main__", ".demo")):
+                continue
+            try:
+                importlib.import_module(info.name)
+            except Exception as exc:  # noqa: BLE001
+                failed[info.name] = f"{type(exc).__name__}: {exc}"[:200]
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+    except Exception as exc:  # noqa: BLE001
+        failed["matplotlib"] = f"{type(exc).__name__}: {exc}"[:200]
+    _allowed_paths()
+    import gc
+    gc.collect()
+    gc.freeze()                  # fewer copy-on-write faults in the forked children
+    return {"seconds": round(time.perf_counter() - t0, 3), "failed": failed}
+
+
+# ---------------------------------------------------------------------------
+# zygote
+
+def _send_msg(sock: socket.socket, payload: bytes, fds=()) -> None:
+    head = struct.pack("<I", len(payload))
+    if fds:
+        socket.send_fds(sock, [head + payload], list(fds))
+    else:
+        sock.sendall(head + payload)
+
+
+def main(fd: int) -> None:
+    """The zygote's loop: one request → one forked supervisor."""
+    import shutil
+    import tempfile
+    sock = socket.socket(fileno=fd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        L.set_dumpable(False)
+    except OSError:
+        pass
+    home = tempfile.mkdtemp(prefix="nngrade-zygote-")     # matplotlib's cache, at start-up
+    os.environ["HOME"] = os.environ["MPLCONFIGDIR"] = home
+    try:
+        _serve(sock)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    os._exit(0)
+
+
+def _serve(sock: socket.socket) -> None:
+    info = preload()
+    info["pid"] = os.getpid()
+    info["euid"] = os.geteuid()
+    _send_msg(sock, json.dumps(info).encode())
+    while True:
+        _reap()
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 1, 8)
+        except (OSError, ValueError):
+            break
+        if not msg:
+            break
+        if msg != b"R" or len(fds) != 4:
+            for fd_ in fds:
+                os.close(fd_)
+            _send_msg(sock, struct.pack("<q", -22))
+            continue
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            for fd_ in fds:
+                os.close(fd_)
+            _send_msg(sock, struct.pack("<q", -(exc.errno or 1)))
+            continue
+        if pid == 0:
+            code = 70
+            try:
+                supervise(fds)
+                code = 0
+            except BaseException:  # noqa: BLE001
+                pass
+            os._exit(code)
+        for fd_ in fds:
+            os.close(fd_)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            _send_msg(sock, struct.pack("<q", pid))
+            continue
+        _send_msg(sock, struct.pack("<q", pid), [pidfd])
+        os.close(pidfd)
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+# ---------------------------------------------------------------------------
+# supervisor
+
+def _close_other_fds(keep) -> None:
+    keep = set(keep)
+    try:
+        fds = [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, 1024))
+    for fd in fds:
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _read_request(memfd: int) -> tuple[dict, list[bytes]]:
+    chunks = []
+    os.lseek(memfd, 0, os.SEEK_SET)
+    while True:
+        b = os.read(memfd, 1 << 20)
+        if not b:
+            break
+        chunks.append(b)
+    frames = wire.FrameReader(limit=1 << 34, max_header=1 << 31,
+                              max_blob=1 << 34).feed(b"".join(chunks))
+    if len(frames) != 1:
+        raise ValueError("the request must be one frame")
+    return frames[0]
+
+
+def supervise(fds) -> None:
+    memfd, data_w, status_w, life_r = fds
+    _close_other_fds(fds)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    os.setsid()
+
+    def status(msg: dict) -> None:
+        try:
+            os.write(status_w, wire.encode_frame(msg))
+        except OSError:
+            pass
+
+    req, blobs = _read_request(memfd)
+    mode = req.get("isolation", "auto")
+    root = _can_switch_uid(UID_BASE + os.getpid())
+    iso = {"userns": False, "pidns": False, "errors": []}
+    uid = UID_BASE + os.getpid() if root else os.getuid()
+    gid = uid if root else os.getgid()
+    if mode != "rlimits" and L.available():
+        try:
+            if not root:
+                L.unshare(L.CLONE_NEWUSER)
+                _write("/proc/self/setgroups", "deny")
+                _write("/proc/self/uid_map", f"{uid} {uid} 1")
+                _write("/proc/self/gid_map", f"{gid} {gid} 1")
+                iso["userns"] = True
+            L.unshare(L.CLONE_NEWPID)
+            iso["pidns"] = True
+        except OSError as exc:
+            iso["errors"].append(f"namespaces: {exc}")
+    if mode == "namespaces" and not iso["pidns"]:
+        status({"ev": "fatal", "error": "namespaces are required but unavailable: "
+                                        + "; ".join(iso["errors"])})
+        return
+    try:
+        L.set_child_subreaper()
+    except OSError:
+        pass
+    try:
+        L.set_dumpable(False)
+    except OSError:
+        pass
+    pid = os.fork()
+    if pid == 0:
+        code = 71
+        try:
+            os.close(status_w)
+            os.close(life_r)
+            child(req, blobs, memfd, data_w, uid, gid, root, iso)
+            code = 0
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(code)
+    os.close(data_w)
+    os.close(memfd)
+    t_start = time.monotonic()
+    status({"ev": "spawned", "uid": uid})
+    killed_by = None
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        pidfd = None
+    deadline = float(req["deadline"])
+    poller = select.poll()
+    if pidfd is not None:
+        poller.register(pidfd, select.POLLIN)
+    poller.register(life_r, select.POLLIN | select.POLLHUP)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            killed_by = "deadline"
+            break
+        # without pidfds (Linux < 5.3) poll the child's state every 20 ms
+        wait_ms = min(left, 1.0) * 1000 if pidfd is not None else min(left, 0.02) * 1000
+        events = poller.poll(wait_ms)
+        if pidfd is None:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                break
+        elif any(fd == pidfd for fd, _ in events):
+            break
+        if any(fd == life_r for fd, _ in events):
+            killed_by = "grader"
+            break
+    if killed_by:
+        try:
+            if pidfd is not None:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    _, wstatus, ru = os.wait4(pid, 0)
+    elapsed = time.monotonic() - t_start
+    # with a pid namespace, C's death has already taken every process in it
+    leftovers = 0 if iso["pidns"] else _kill_descendants(uid if root else None)
+    report = {"ev": "exit", "killed_by": killed_by, "seconds": round(elapsed, 4),
+              "cpu": round(ru.ru_utime + ru.ru_stime, 4), "maxrss_kb": ru.ru_maxrss,
+              "leftovers_killed": leftovers, "iso": iso}
+    if os.WIFSIGNALED(wstatus):
+        report["signal"] = os.WTERMSIG(wstatus)
+    else:
+        report["code"] = os.WEXITSTATUS(wstatus)
+    status(report)
+
+
+def _can_switch_uid(uid: int) -> bool:
+    """Real root: euid 0 and ``uid`` mapped (not so for the root of a rootless
+    container, whose user namespace maps a single uid)."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        with open("/proc/self/uid_map") as f:
+            for line in f:
+                inside, _outside, count = (int(x) for x in line.split())
+                if inside <= uid < inside + count:
+                    return True
+    except (OSError, ValueError):
+        return True
+    return False
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _descendants(me: int) -> list[int]:
+    parent = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+            ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parent[int(name)] = ppid
+    out = []
+    for pid in parent:
+        p, seen = pid, 0
+        while p in parent and seen < 64:
+            p = parent[p]
+            seen += 1
+            if p == me:
+                out.append(pid)
+                break
+    return out
+
+
+def _kill_descendants(uid: int | None) -> int:
+    """Kill whatever the child left behind (only possible without a pid
+    namespace): every descendant of this subreaper and, when running as
+    root, every process of the child's private uid."""
+    killed = 0
+    me = os.getpid()
+    for _ in range(50):
+        pids = _descendants(me)
+        if uid is not None:
+            killer = os.fork()
+            if killer == 0:
+                try:
+                    os.setgroups([])
+                    os.setresgid(uid, uid, uid)
+                    os.setresuid(uid, uid, uid)
+                    os.kill(-1, signal.SIGKILL)
+                finally:
+                    os._exit(0)
+            os.waitpid(killer, 0)
+        if not pids:
+            break
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        _reap()
+        time.sleep(0.01)
+    _reap()
+    return killed
+
+
+# ---------------------------------------------------------------------------
+# the child: isolation, then the student's code
+
+_ALLOWED: list[str] | None = None
+
+
+def _allowed_paths() -> list[str]:
+    """What the child may read: the system, the interpreter and its packages
+    (computed once, in the zygote)."""
+    global _ALLOWED
+    if _ALLOWED is None:
+        _ALLOWED = _compute_allowed()
+    return _ALLOWED
+
+
+def _compute_allowed() -> list[str]:
+    import site
+    import sysconfig
+    paths = {"/usr", "/etc"}
+    for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+              os.path.dirname(os.path.realpath(sys.executable))):
+        paths.add(p)
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            paths.add(sysconfig.get_path(key))
+        except KeyError:
+            pass
+    try:
+        paths.update(site.getsitepackages())
+    except AttributeError:
+        pass
+    for entry in sys.path:
+        if entry and os.path.basename(entry.rstrip("/")) in ("site-packages", "dist-packages"):
+            paths.add(entry)
+    for name in ("autograder", "nn_core", "numpy", "sympy", "mpmath", "matplotlib", "IPython"):
+        mod = sys.modules.get(name)
+        f = getattr(mod, "__file__", None)
+        if f:
+            paths.add(os.path.dirname(f))
+    out = set()
+    for p in paths:
+        if not p or not os.path.isabs(p) or not os.path.exists(p):
+            continue
+        out.add(os.path.normpath(p))
+        real = os.path.realpath(p)
+        if real != p and os.path.exists(real):
+            out.add(real)
+    # drop paths inside another (a recursive bind of the outer one covers them),
+    # except when the inner one is a symlink target elsewhere
+    result = []
+    for p in sorted(out):
+        if any(p != q and (p + "/").startswith(q.rstrip("/") + "/") and
+               os.path.realpath(p) == os.path.join(os.path.realpath(q), os.path.relpath(p, q))
+               for q in out):
+            continue
+        result.append(p)
+    return result
+
+
+def _mkdirs(path: str) -> None:
+    os.makedirs(path, mode=0o755, exist_ok=True)
+
+
+def _touch(path: str) -> None:
+    _mkdirs(os.path.dirname(path))
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o644)
+    os.close(fd)
+
+
+def build_root(mountpoint: str, hide: list[str], scratch_mb: int, uid: int | None,
+               pidns: bool, notes: list[str]) -> None:
+    """Make ``mountpoint`` (a tmpfs) the new root holding only what the
+    student's code may see, pivot into it and make everything read-only
+    except ``/scratch`` and ``/dev/shm``."""
+    L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
+    r = mountpoint.rstrip("/")
+    L.mount("tmpfs", r, "tmpfs", L.MS_NOSUID | L.MS_NODEV, "size=2m,mode=0755")
+    links = []
+    for p in _allowed_paths():  # noqa: B007
+        if os.path.islink(p):
+            links.append(p)
+            continue
+        target = r + p
+        if os.path.isdir(p):
+            _mkdirs(target)
+            L.mount(p, target, None, L.MS_BIND | L.MS_REC)
+        elif os.path.isfile(p):
+            _touch(target)
+            L.mount(p, target, None, L.MS_BIND)
+    for p in links + [f"/{n}" for n in ("bin", "sbin", "lib", "lib32", "lib64", "libx32")]:
+        if os.path.islink(p) and not os.path.lexists(r + p):
+            _mkdirs(os.path.dirname(r + p))
+            os.symlink(os.readlink(p), r + p)
+    # /dev: the harmless devices only
+    _mkdirs(r + "/dev")
+    L.mount("tmpfs", r + "/dev", "tmpfs", L.MS_NOSUID | L.MS_NOEXEC, "size=64k,mode=0755")
+    for d in ("null", "zero", "full", "random", "urandom"):
+        if os.path.exists("/dev/" + d):
+            _touch(r + "/dev/" + d)
+            L.mount("/dev/" + d, r + "/dev/" + d, None, L.MS_BIND)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{r}/dev/{name}")
+    _mkdirs(r + "/dev/shm")
+    L.mount("tmpfs", r + "/dev/shm", "tmpfs", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC,
+            "size=16m,mode=1777")
+    _mkdirs(r + "/proc")
+    if pidns:
+        L.mount("proc", r + "/proc", "proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+    else:
+        L.mount("/proc", r + "/proc", None, L.MS_BIND | L.MS_REC)
+        notes.append("no pid namespace: /proc shows the host's processes")
+    _mkdirs(r + "/tmp")
+    _mkdirs(r + "/scratch")
+    opts = f"size={int(scratch_mb)}m,mode=0700"
+    if uid is not None:
+        opts += f",uid={uid},gid={uid}"
+    L.mount("tmpfs", r + "/scratch", "tmpfs", L.MS_NOSUID | L.MS_NODEV, opts)
+    allowed = _allowed_paths()
+    for h in hide:
+        t = r + h
+        inside = any(h.startswith(a.rstrip("/") + "/") for a in allowed)
+        if not inside or not os.path.lexists(t) or os.path.islink(t):
+            continue
+        if os.path.isdir(t):
+            L.mount("tmpfs", t, "tmpfs", L.MS_NOSUID | L.MS_NODEV | L.MS_RDONLY, "size=4k,mode=0555")
+        else:
+            L.mount(r + "/dev/null", t, None, L.MS_BIND)
+        notes.append(f"hidden inside an allowed path: {h}")
+    old = r + "/.oldroot"
+    _mkdirs(old)
+    L.pivot_root(r, old)
+    os.chdir("/")
+    L.umount2("/.oldroot", L.MNT_DETACH)
+    os.rmdir("/.oldroot")
+    try:
+        L.mount_setattr("/", L.MOUNT_ATTR_RDONLY | L.MOUNT_ATTR_NOSUID, recursive=True)
+        L.mount_setattr("/scratch", clear_flags=L.MOUNT_ATTR_RDONLY)
+        L.mount_setattr("/dev/shm", clear_flags=L.MOUNT_ATTR_RDONLY)
+    except OSError as exc:
+        if exc.errno != 38:
+            raise
+        _remount_readonly(notes)
+
+
+def _remount_readonly(notes: list[str]) -> None:
+    """Without mount_setattr (Linux < 5.12): remount every mount read-only."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    for p in points:
+        if p in ("/scratch", "/dev/shm") or p.startswith("/proc/"):
+            continue
+        try:
+            st = os.statvfs(p)
+            flags = L.MS_REMOUNT | L.MS_BIND | L.MS_RDONLY | L.MS_NOSUID
+            if st.f_flag & os.ST_NODEV:
+                flags |= L.MS_NODEV
+            if st.f_flag & os.ST_NOEXEC:
+                flags |= L.MS_NOEXEC
+            L.mount(None, p, None, flags)
+        except OSError as exc:
+            notes.append(f"could not make {p} read-only: {exc}")
+
+
+def _set_limits(limits: dict) -> dict:
+    page = os.sysconf("SC_PAGE_SIZE")
+    with open("/proc/self/statm") as f:
+        baseline = int(f.read().split()[0]) * page
+    cpu = max(1, int(round(float(limits["cpu_seconds"]))))
+    # course.yaml's memory_mb is the whole address space; at least 64 MiB above what the
+    # pre-loaded interpreter already maps, so that a tiny limit still runs something
+    mem = max(int(limits["memory_mb"]) * (1 << 20), baseline + (64 << 20))
+    nproc = int(limits["processes"])
+    fsize = int(limits["file_kb"]) * 1024
+    applied = {}
+    for name, res, value in (("cpu", resource.RLIMIT_CPU, (cpu, cpu + 1)),
+                             ("as", resource.RLIMIT_AS, (mem, mem)),
+                             ("nproc", resource.RLIMIT_NPROC, (nproc, nproc)),
+                             ("fsize", resource.RLIMIT_FSIZE, (fsize, fsize)),
+                             ("nofile", resource.RLIMIT_NOFILE, (256, 256)),
+                             ("core", resource.RLIMIT_CORE, (0, 0))):
+        try:
+            resource.setrlimit(res, value)
+            applied[name] = value[0]
+        except (OSError, ValueError) as exc:
+            applied[name] = f"failed: {exc}"
+    applied["as_baseline_mb"] = round(baseline / (1 << 20))
+    return applied
+
+
+def child(req: dict, blobs: list[bytes], memfd: int, data_w: int, uid: int, gid: int,
+          root: bool, iso: dict) -> None:
+    from . import _child
+    channel = _child.Channel(data_w)
+    try:
+        limits, notes, iso, marks = _setup_child(req, memfd, uid, gid, root, iso)
+    except _Refused as exc:
+        channel.send({"ev": "fatal", "error": str(exc)})
+        return
+    except BaseException as exc:  # noqa: BLE001 — the grader's own failure: say what it was
+        import traceback
+        channel.send({"ev": "fatal", "error": "sandbox setup failed: " +
+                      "".join(traceback.format_exception_only(type(exc), exc)).strip()})
+        return
+    channel.send({"ev": "setup", "iso": iso, "limits": limits, "notes": notes,
+                  "pid": os.getpid(), "cwd": os.getcwd(),
+                  "marks": [(k, round(v - req["t_sent"], 4)) for k, v in marks]})
+    plans = {key: wire.decode(plan, blobs, max_elements=1 << 40)
+             for key, plan in req["plans"].items()}
+    _child.run(req, plans, channel, int(req["limits"]["output_kb"]) * 1024)
+
+
+class _Refused(Exception):
+    pass
+
+
+def _setup_child(req, memfd, uid, gid, root, iso):
+    marks = [("fork", time.monotonic())]
+    try:
+        L.set_pdeathsig(signal.SIGKILL)
+    except OSError:
+        pass
+    os.close(memfd)
+    notes: list[str] = []
+    mode = req.get("isolation", "auto")
+    iso = dict(iso, netns=False, mountns=False, fs=False, uid=None, caps_dropped=False)
+    iso["errors"] = list(iso["errors"])
+    # 1. namespaces and the new root
+    if mode != "rlimits" and L.available():
+        try:
+            L.unshare(L.CLONE_NEWNS | L.CLONE_NEWNET | L.CLONE_NEWIPC | L.CLONE_NEWUTS)
+            iso["netns"] = iso["mountns"] = True
+            marks.append(("unshare", time.monotonic()))
+        except OSError as exc:
+            iso["errors"].append(f"mount/net namespaces: {exc}")
+    if iso["mountns"]:
+        try:
+            build_root(req["mountpoint"], req.get("hide", []), req["scratch_mb"],
+                       uid if root else None, iso["pidns"], notes)
+            iso["fs"] = True
+            marks.append(("root", time.monotonic()))
+        except OSError as exc:
+            iso["errors"].append(f"filesystem isolation: {exc}")
+    if mode == "namespaces" and not (iso["pidns"] and iso["netns"] and iso["fs"]):
+        raise _Refused("isolation required but incomplete: " + "; ".join(iso["errors"]))
+    if iso["fs"]:
+        cwd = "/scratch"
+    else:                         # a fresh directory per attempt inside the host scratch dir
+        cwd = os.path.join(req["mountpoint"], f"run{os.getpid()}")
+        os.mkdir(cwd, 0o700)
+        if root:
+            os.chown(cwd, uid, gid)
+    os.chdir(cwd)                 # before dropping privileges: the parents may be private
+    # 2. privileges
+    if root:
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        iso["uid"] = uid
+    elif iso["userns"]:
+        try:
+            L.drop_capabilities()
+            iso["caps_dropped"] = True
+        except OSError as exc:
+            iso["errors"].append(f"dropping capabilities: {exc}")
+        iso["uid"] = uid
+    try:
+        L.set_no_new_privs()
+        L.set_dumpable(False)
+        L.set_pdeathsig(signal.SIGKILL)
+    except OSError as exc:
+        iso["errors"].append(f"prctl: {exc}")
+    # 3. the scratch directory and the environment
+    for d in ("tmp", ".config/matplotlib"):
+        os.makedirs(d, exist_ok=True)
+    course_path = os.path.join(cwd, "course.yaml")
+    if req.get("course_yaml") is not None:
+        with open(course_path, "w", encoding="utf-8") as f:
+            f.write(req["course_yaml"])
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": cwd, "TMPDIR": cwd + "/tmp",
+           "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
+           "MPLBACKEND": "Agg", "MPLCONFIGDIR": cwd + "/.config/matplotlib",
+           "PYTHONDONTWRITEBYTECODE": "1", "NNGRADE_MODE": "collect",
+           "NNGRADE_STUDENT": req["student"], "NNGRADE_ASSIGNMENT": req["assignment"],
+           "NNGRADE_COURSE": course_path}
+    os.environ.clear()
+    os.environ.update(env)
+    import tempfile
+    tempfile.tempdir = None
+    sys.dont_write_bytecode = True
+    sys.argv = [""]
+    # 4. standard streams and signals
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    limits = _set_limits(req["limits"])
+    marks.append(("ready", time.monotonic()))
+    return limits, notes, iso, marks
