@@ -42,6 +42,13 @@ def as_float_array(x, where: str, name: str = "input", *, dtype=None,
     * float16, complex, object, string arrays are rejected.
     * NaN or ±inf entries are rejected when ``finite`` is true.
     """
+    if type(x) is np.ndarray and x.dtype.type in FLOAT_DTYPES and (
+            dtype is None or x.dtype == dtype):
+        # the common case inside a training step: nothing to convert
+        if finite and not _inner[0] and not _all_finite(x):
+            bad = "NaN" if np.isnan(x).any() else "inf"
+            raise ValueError(f"{where}: {name} of shape {x.shape} contains {bad}")
+        return x
     if isinstance(x, np.ndarray):
         arr = x
     else:

@@ -415,13 +415,19 @@ class ActivationLayer(Layer):
         act = self.activation
         self._f = act.kernel or act.f
         self._grad = act.grad_kernel or act.grad
+        # ReLU, the common case, skips the generic kernels: f'(z) ⊙ dout is one
+        # multiplication by the mask z > 0 (no float copy of the mask)
+        self._is_relu = act.name == "relu"
 
     def _hyper_for(self, dtype):
         return {k: dtype.type(v) for k, v in self.hyper.items()}
 
     def forward(self, x, train=True):
         z = as_float_array(x, self.name, "input")
-        a = self._f(z, **self._hyper_for(z.dtype))
+        if self._is_relu:   # a zero of z's dtype: no scalar conversion in the ufunc
+            a = np.maximum(z, z.dtype.type(0))
+        else:
+            a = self._f(z, **self._hyper_for(z.dtype))
         if is_counting():
             record("forward", activations=z.size, layer=self.name)
         cache = a if self.activation.from_output is not None else z
@@ -431,12 +437,15 @@ class ActivationLayer(Layer):
         dout = _check_dout(dout, cache.shape, self.name)
         if not need_dx:
             return None, {}
+        if is_counting():
+            record("backward", mults=cache.size, activations=cache.size, layer=self.name)
+        if self._is_relu and dout.dtype == cache.dtype:
+            # ReLU'(z) = [z > 0]: exactly the values of dout * relu_grad(z)
+            return np.multiply(dout, cache > 0), {}
         if self.activation.from_output is not None:
             fprime = self.activation.from_output(cache)
         else:
             fprime = self._grad(cache, **self._hyper_for(cache.dtype))
-        if is_counting():
-            record("backward", mults=cache.size, activations=cache.size, layer=self.name)
         return dout * fprime, {}
 
     def __repr__(self) -> str:

@@ -62,7 +62,7 @@ def _labels(y, scores, where: str, name: str = "scores") -> np.ndarray:
     else:
         raise ValueError(f"{where}: labels of shape {y.shape} and dtype {y.dtype} must be "
                          f"integer class indices")
-    if ((labels < 0) | (labels >= C)).any():
+    if labels.size and (labels.min() < 0 or labels.max() >= C):
         raise ValueError(f"{where}: labels of shape {y.shape} must lie in [0, {C}) for "
                          f"{name} of shape {scores.shape}")
     return labels.astype(np.intp, copy=False)
@@ -167,20 +167,34 @@ def softmax_cross_entropy(logits, y):
     x = _prediction(logits, where, "logits")
     X = _rows(x)
     n = X.shape[0]
-    logp = _log_softmax(X)
-    with np.errstate(under="ignore"):
-        p = np.exp(logp)
     if np.shape(y) == x.shape:
+        logp = _log_softmax(X)
+        with np.errstate(under="ignore"):
+            p = np.exp(logp)
         Y = _rows(_same_shape_target(x, y, where, "logits", unit_interval=True))
         value = -_mean_rows(Y * logp, n)
         grad = p * Y.sum(axis=1, keepdims=True) - Y
-    else:
-        labels = _labels(y, x, where, "logits").reshape(-1)
-        rows = np.arange(n)
-        value = -_mean_rows(logp[rows, labels], n)
-        grad = p
-        grad[rows, labels] -= 1
-    return value, (grad / x.dtype.type(n)).reshape(x.shape)
+        return value, (grad / x.dtype.type(n)).reshape(x.shape)
+    labels = _labels(y, x, where, "logits").reshape(-1)
+    rows = np.arange(n)
+    # Computed class-major, on Xᵀ (C, n) laid out contiguously: the row-wise
+    # max and sums are then vectorized over the n samples (NumPy reduces a
+    # short contiguous axis one row at a time, ~10× slower for (n, 10)).
+    XT = X.T.copy()                               # (C, n), C order; x is not touched
+    # log-sum-exp with each sample's maximum shifted out: s = x − max ≤ 0,
+    # log softmax(x)_y = s_y − log Σ_k e^{s_k};  softmax = e^{s} / Σ_k e^{s_k}
+    XT -= XT.max(axis=0)
+    s_y = XT[labels, rows]
+    with np.errstate(under="ignore"):
+        e = np.exp(XT, out=XT)
+    total = e.sum(axis=0)
+    # both terms ≥ 0: no cancellation
+    value = float(np.sum(np.log(total), dtype=np.float64) - np.sum(s_y, dtype=np.float64)) / n
+    # ∂L/∂x = (softmax − onehot)/n, formed in place
+    e /= total
+    e[labels, rows] -= 1
+    e /= x.dtype.type(n)
+    return value, e.T.reshape(x.shape)
 
 
 def multiclass_hinge(scores, y, delta: float = 1.0):

@@ -96,6 +96,25 @@ class InverseTimeDecay(Constant):
         return self.lr0 / (1.0 + self.k * t)
 
 
+# -- in-place updates without full-size temporaries -----------------------------
+#: Large parameters are updated in chunks of this many bytes: the update's
+#: temporaries (``η g`` and the like) then live in a small scratch buffer that
+#: stays in cache instead of being full-size arrays written to and read back
+#: from memory — a full-size ``η g`` costs more than the update itself.
+_CHUNK_BYTES = 1 << 18
+
+
+def _chunked(p, g, states=()):
+    """``(start, stop)`` ranges over the flattened arrays, or ``None`` when the
+    plain whole-array update should run instead (small or unusual arrays:
+    non-contiguous, or a gradient of another dtype or layout)."""
+    step = _CHUNK_BYTES // p.itemsize
+    if (p.size <= step or not p.flags.c_contiguous or not isinstance(g, np.ndarray)
+            or g.dtype != p.dtype or not g.flags.c_contiguous):
+        return None
+    return [(i, min(i + step, p.size)) for i in range(0, p.size, step)]
+
+
 # -- optimizers ---------------------------------------------------------------
 class SGD:
     """Plain gradient descent ``θ ← (1 − ηλ)θ − η g`` (λ only on weights).
@@ -139,8 +158,28 @@ class SGD:
                 p *= p.dtype.type(1.0 - lr * self.weight_decay)
             self._update(p, g, lr, (i, name))
 
+    def _scratch(self, dtype, count: int = 1) -> list[np.ndarray]:
+        """``count`` reusable 1-D work arrays of ``_CHUNK_BYTES`` for ``dtype``."""
+        work = self.__dict__.setdefault("_work", {})
+        key = (np.dtype(dtype), count)
+        if key not in work:
+            n = _CHUNK_BYTES // np.dtype(dtype).itemsize
+            work[key] = [np.empty(n, dtype=dtype) for _ in range(count)]
+        return work[key]
+
     def _update(self, p, g, lr, key) -> None:
-        p -= p.dtype.type(lr) * g
+        a = p.dtype.type(lr)
+        chunks = _chunked(p, g)
+        if chunks is None:
+            p -= a * g
+            return
+        # the same two roundings per entry as p −= η g, chunk by chunk
+        pf, gf = p.reshape(-1), g.reshape(-1)
+        (t,) = self._scratch(p.dtype)
+        for i, j in chunks:
+            tc = t[:j - i]
+            np.multiply(gf[i:j], a, out=tc)
+            np.subtract(pf[i:j], tc, out=pf[i:j])
 
 
 class Momentum(SGD):
@@ -154,9 +193,21 @@ class Momentum(SGD):
         v = self.state.get(key)
         if v is None:
             v = self.state[key] = np.zeros_like(p)
-        v *= v.dtype.type(self.mu)
-        v -= v.dtype.type(lr) * g
-        p += v
+        mu, a = v.dtype.type(self.mu), v.dtype.type(lr)
+        chunks = _chunked(p, g)
+        if chunks is None or v.dtype != p.dtype:
+            v *= mu
+            v -= a * g
+            p += v
+            return
+        pf, gf, vf = p.reshape(-1), g.reshape(-1), v.reshape(-1)
+        (t,) = self._scratch(p.dtype)
+        for i, j in chunks:
+            tc, vc, pc = t[:j - i], vf[i:j], pf[i:j]
+            vc *= mu
+            np.multiply(gf[i:j], a, out=tc)
+            vc -= tc
+            pc += vc
 
 
 class RMSprop(SGD):
@@ -189,10 +240,37 @@ class Adam(SGD):
             st = self.state[key] = (np.zeros_like(p), np.zeros_like(p))
         m, v = st
         dt = p.dtype.type
-        m *= dt(self.beta1)
-        m += dt(1 - self.beta1) * g
-        v *= dt(self.beta2)
-        v += dt(1 - self.beta2) * g * g
-        mhat = m / dt(1 - self.beta1 ** self.t)
-        vhat = v / dt(1 - self.beta2 ** self.t)
-        p -= dt(lr) * mhat / (np.sqrt(vhat) + dt(self.eps))
+        b1, b2, c1, c2 = (dt(self.beta1), dt(self.beta2), dt(1 - self.beta1),
+                          dt(1 - self.beta2))
+        k1, k2 = dt(1 - self.beta1 ** self.t), dt(1 - self.beta2 ** self.t)
+        a, eps = dt(lr), dt(self.eps)
+        chunks = _chunked(p, g)
+        if chunks is None:
+            m *= b1
+            m += c1 * g
+            v *= b2
+            v += c2 * g * g
+            mhat = m / k1
+            vhat = v / k2
+            p -= a * mhat / (np.sqrt(vhat) + eps)
+            return
+        # the same operations entry by entry, in cache-sized chunks
+        pf, gf, mf, vf = p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
+        t, u = self._scratch(p.dtype, 2)
+        for i, j in chunks:
+            tc, uc, gc, mc, vc = t[:j - i], u[:j - i], gf[i:j], mf[i:j], vf[i:j]
+            mc *= b1
+            np.multiply(gc, c1, out=tc)
+            mc += tc
+            vc *= b2
+            np.multiply(gc, c2, out=tc)
+            tc *= gc
+            vc += tc
+            np.divide(mc, k1, out=tc)                 # m̂
+            tc *= a                                   # η m̂
+            np.divide(vc, k2, out=uc)                 # v̂
+            np.sqrt(uc, out=uc)
+            uc += eps
+            tc /= uc
+            pc = pf[i:j]
+            pc -= tc

@@ -514,3 +514,25 @@ def test_need_dx_false_skips_input_gradient(rng):
     out, cache = layer.forward(x)
     dx, grads = layer.backward(np.ones_like(out), cache, need_dx=False)
     assert dx is None and grads["gamma"].shape == (4,)
+
+
+@pytest.mark.parametrize("dtypes", [(np.float64, np.float64), (np.float32, np.float32),
+                                    (np.float32, np.float64), (np.float64, np.float32)])
+def test_relu_layer_fast_path_equals_generic_formula(dtypes):
+    """ReLU's layer multiplies by the mask z > 0 directly: the same values,
+    dtype and signed zeros as ``dout * relu_grad(z)``, whatever the dtypes;
+    the cache may be z (as the autograder passes it) or the output."""
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((40, 9)).astype(dtypes[0])
+    z[0, :3] = 0.0
+    dout = rng.standard_normal((40, 9)).astype(dtypes[1])
+    layer = ActivationLayer("relu")
+    a, cache = layer.forward(z)
+    np.testing.assert_array_equal(a, A.relu(z))
+    assert a.dtype == z.dtype
+    for c in (cache, z, a):
+        dx, _ = layer.backward(dout, c)
+        ref = dout * A.relu_grad(c)
+        assert dx.dtype == ref.dtype
+        np.testing.assert_array_equal(dx, ref)
+        np.testing.assert_array_equal(np.signbit(dx), np.signbit(ref))

@@ -91,3 +91,32 @@ def test_layers_own_their_parameters():
     conv = Conv2D(1, 1, 2, W=K)
     conv.params["W"] += 1
     assert (K == 1).all()
+
+
+@pytest.mark.parametrize("m_out", [3, 31, 32, 70])          # both sides of layers._NARROW
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_wide_and_narrow_outputs_match_torch(m_out, dtype, rng):
+    """Narrow outputs multiply by a contiguous copy of Wᵀ, wide ones by the
+    transposed view: both are ``x Wᵀ + b`` and keep the dtype."""
+    torch = pytest.importorskip("torch")
+    lin = Linear(45, m_out, rng=rng, dtype=dtype)
+    lin.params["b"] = rng.standard_normal(m_out).astype(dtype)
+    W0 = lin.params["W"].copy()
+    x = rng.standard_normal((17, 45)).astype(dtype)
+    dout = rng.standard_normal((17, m_out)).astype(dtype)
+    out, cache = lin.forward(x)
+    dx, grads = lin.backward(dout, cache)
+    assert out.dtype == dx.dtype == grads["W"].dtype == grads["b"].dtype == dtype
+    np.testing.assert_array_equal(lin.params["W"], W0)        # never written
+    tx = torch.tensor(x, requires_grad=True)
+    tW = torch.tensor(W0, requires_grad=True)
+    tb = torch.tensor(lin.params["b"], requires_grad=True)
+    (torch.nn.functional.linear(tx, tW, tb) * torch.tensor(dout)).sum().backward()
+    ref = torch.nn.functional.linear(tx, tW, tb).detach().numpy()
+    for ours, theirs in [(out, ref), (dx, tx.grad.numpy()), (grads["W"], tW.grad.numpy()),
+                         (grads["b"], tb.grad.numpy())]:
+        if dtype == np.float64:
+            assert rel_error(ours, theirs) < 1e-12
+        else:   # float32: rounding relative to the entries' scale
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5,
+                                       atol=1e-5 * np.abs(theirs).max())

@@ -296,3 +296,24 @@ def test_registry():
         get_loss(3)
     with pytest.raises(ValueError, match="multiclass_hinge.*delta"):
         Lo.multiclass_hinge(np.zeros(3), 0, delta=np.nan)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("shape", [(7,), (1, 7), (6, 7), (300, 10)])
+def test_softmax_cross_entropy_layouts_leave_logits_untouched(shape, order):
+    """The label path works class-major on a copy: any memory layout of the
+    logits gives the same value and gradient, and the logits are not changed."""
+    rng = np.random.default_rng(3)
+    x = np.asarray(rng.standard_normal(shape) * 5, order=order)
+    y = rng.integers(0, shape[-1], size=shape[:-1])
+    x0 = x.copy()
+    v, g = Lo.softmax_cross_entropy(x, y)
+    np.testing.assert_array_equal(x, x0)
+    X, Y = x.reshape(-1, shape[-1]), np.reshape(y, -1)
+    logp = X - X.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    assert v == pytest.approx(-logp[np.arange(len(Y)), Y].mean(), rel=1e-14)
+    ref = np.exp(logp)
+    ref[np.arange(len(Y)), Y] -= 1
+    np.testing.assert_allclose(g, (ref / len(Y)).reshape(shape), rtol=1e-13, atol=1e-17)
+    assert g.shape == x.shape and g.dtype == x.dtype

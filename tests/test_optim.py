@@ -106,3 +106,55 @@ def test_bad_optimizer_input(rng):
         SGD(0.1).step(net, [{"W": np.zeros((4, 3)), "b": np.zeros(3)}])
     with pytest.raises(ValueError, match="weight_decay"):
         SGD(0.1, weight_decay=-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["sgd", "sgd_decay", "momentum", "adam"])
+def test_chunked_in_place_updates_equal_whole_array_formulas(name, dtype, rng):
+    """Parameters larger than the optimizers' chunk are updated chunk by chunk
+    in place (no full-size temporaries); every entry must get exactly the
+    value of the whole-array formula, bit for bit, over several steps."""
+    from nn_core import optim
+    shape = (257, 301)                      # > _CHUNK_BYTES in both dtypes, ragged last chunk
+    assert np.prod(shape) * np.dtype(dtype).itemsize > optim._CHUNK_BYTES
+    net = Network([Linear(shape[1], shape[0], rng=rng, dtype=dtype)], "half_squared_error")
+    dt = np.dtype(dtype).type
+    eta, lam, mu, b1, b2, eps = 0.05, 0.1, 0.9, 0.9, 0.999, 1e-8
+    opt = {"sgd": SGD(eta), "sgd_decay": SGD(eta, weight_decay=lam),
+           "momentum": Momentum(eta, mu=mu), "adam": Adam(eta, b1, b2, eps)}[name]
+    W = net.layers[0].params["W"].copy()
+    v = np.zeros_like(W)
+    m, s = np.zeros_like(W), np.zeros_like(W)
+    for t in range(1, 4):
+        g = rng.standard_normal(shape).astype(dtype)
+        grads = [{"W": g, "b": np.zeros(shape[0], dtype)}]
+        g_before = g.copy()
+        opt.step(net, grads)
+        np.testing.assert_array_equal(g, g_before)          # gradients are not touched
+        if name == "sgd":
+            W -= dt(eta) * g
+        elif name == "sgd_decay":
+            W *= dt(1.0 - eta * lam)
+            W -= dt(eta) * g
+        elif name == "momentum":
+            v *= dt(mu)
+            v -= dt(eta) * g
+            W += v
+        else:
+            m = m * dt(b1) + dt(1 - b1) * g
+            s = s * dt(b2) + dt(1 - b2) * g * g
+            mhat, shat = m / dt(1 - b1 ** t), s / dt(1 - b2 ** t)
+            W -= dt(eta) * mhat / (np.sqrt(shat) + dt(eps))
+        assert net.layers[0].params["W"].dtype == dtype
+        np.testing.assert_array_equal(net.layers[0].params["W"], W)
+
+
+def test_update_accepts_gradients_of_another_layout_or_dtype(rng):
+    """Non-contiguous or integer gradients take the whole-array path."""
+    net = Network([Linear(300, 250, rng=rng)], "half_squared_error")
+    W0 = net.layers[0].params["W"].copy()
+    gT = np.asfortranarray(rng.standard_normal((250, 300)))
+    SGD(0.1).step(net, [{"W": gT, "b": np.zeros(250, dtype=int)}])
+    np.testing.assert_array_equal(net.layers[0].params["W"], W0 - 0.1 * gT)
+    SGD(0.5).step(net, [{"W": np.ones((250, 300), dtype=int), "b": np.zeros(250)}])
+    np.testing.assert_array_equal(net.layers[0].params["W"], W0 - 0.1 * gT - 0.5)
