@@ -91,9 +91,10 @@ def judge_fn_part(q: Question, part, runner, points: float, seed: int) -> Questi
         runner = runner.for_part(f"{q.id}.{part.name}")
     v = judge_function(part.fn, np.random.default_rng(seed), runner)
     status = "correct" if v.passed == v.total else ("partial" if v.passed else "wrong")
-    summary = msg(f"{part.fn.name}：通过 {v.passed}/{v.total} 项测试（随机输入与数值梯度检验）。",
-                  f"{part.fn.name}: passed {v.passed} of {v.total} checks (random inputs, "
-                  f"numerical gradient).")
+    how = msg("随机输入与数值梯度检验", "random inputs and a numerical gradient check") \
+        if part.fn.grad_check is not None else msg("随机输入", "random inputs")
+    summary = msg(f"{part.fn.name}：通过 {v.passed}/{v.total} 项测试（", f"{part.fn.name}: passed "
+                  f"{v.passed} of {v.total} checks (") + how + msg("）。", ").")
     named = [mistake_text(v.diagnosis)] if v.diagnosis else []
     return QuestionResult(score=points * v.fraction, status=status,
                           feedback=[summary, *named, *v.messages[:3]], diagnosis=v.diagnosis,

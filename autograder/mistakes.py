@@ -22,6 +22,10 @@ MISTAKES: dict[str, Message] = {
     "activation_for_derivative": msg(
         "把 σ(z) 当成了 σ'(z)：sigmoid 的导数是 σ'(z) = σ(z)(1 − σ(z))。",
         "σ(z) used in place of σ'(z): the sigmoid's derivative is σ'(z) = σ(z)(1 − σ(z))."),
+    "function_for_derivative": msg(
+        "给出的是函数本身（或它在极值点的值），不是导数：对 σ(z) = 1/(1 + e^{−z}) 用链式法则求导。",
+        "That is the function itself (or its value at the maximum), not its derivative: "
+        "differentiate σ(z) = 1/(1 + e^{−z}) with the chain rule."),
     "derivative_at_activation": msg(
         "导数在 a 处求值了：应为 f'(z)（例如 σ'(z) = a(1 − a)），不是 f'(a)。",
         "Derivative evaluated at a instead of z: use f'(z) (e.g. σ'(z) = a(1 − a)), not f'(a)."),
@@ -90,29 +94,20 @@ MISTAKES: dict[str, Message] = {
         "Sign error in the quotient's derivative: ∂(x/y)/∂y = −x/y², so "
         "∂z/∂y = 2u·x + 2v·(−x/y²)."),
     "negative_branch_derivative": msg(
-        "x ≤ 0 一支的导数不对（seed 002 的定义）：Leaky ReLU 在那里的导数是 γ，"
-        "ELU 是 γeˣ = ELU(x) + γ。",
-        "The derivative on the x ≤ 0 branch is wrong (seed 002's definitions): Leaky ReLU's "
-        "is γ there, ELU's is γeˣ = ELU(x) + γ."),
+        "x ≤ 0 一支的导数不对：按 seed 002 的定义，对那一支的表达式（Leaky ReLU 为 γx，ELU 为 γ(eˣ − 1)）求导。",
+        "The derivative on the x ≤ 0 branch is wrong: differentiate that branch of seed 002's definition (Leaky ReLU is γx there, ELU is γ(eˣ − 1))."),
     "wrong_variable": msg(
-        "求导的变量不对：这里要对斜率 γ_i 求导，∂PReLU_i/∂γ_i = 0（x > 0）、x（x ≤ 0），"
-        "即 min(0, x)；对 x 的导数是另一回事。",
-        "Differentiated with respect to the wrong variable: the question asks for the slope "
-        "γ_i, ∂PReLU_i/∂γ_i = 0 (x > 0), x (x ≤ 0), i.e. min(0, x) — not the derivative in x."),
+        "求导的变量不对：这里要对斜率 γ_i 求导（把 x 看作常数），不是对 x 求导。",
+        "Differentiated with respect to the wrong variable: the question asks for the derivative in the slope γ_i (x held fixed), not in x."),
     "jacobian_transposed": msg(
-        "Jacobian 转置了：J_ij = ∂y_i/∂x_j（第 i 行是第 i 个输出）；"
-        "log-softmax 的 Jacobian 是 I − 1 sᵀ，每行为 e_i − s。",
-        "Jacobian transposed: J_ij = ∂y_i/∂x_j (row i is output i); the log-softmax "
-        "Jacobian is I − 1 sᵀ, every row e_i − s."),
+        "Jacobian 转置了：J_ij = ∂y_i/∂x_j，第 i 行是第 i 个输出对各输入的导数。",
+        "Jacobian transposed: J_ij = ∂y_i/∂x_j — row i holds the derivatives of output i."),
     "output_gradient_sign": msg(
-        "符号错了：在 logit 处 softmax + 交叉熵的梯度是 ŷ − y，sigmoid + 二元交叉熵是 a − y，"
-        "不是 y − ŷ。",
-        "Sign error: at the logits softmax + cross-entropy gives ŷ − y and sigmoid + binary "
-        "cross-entropy gives a − y, not y − ŷ."),
+        "符号反了：预测值偏大时，损失对 logit 的梯度应为正（梯度下降才会把预测往下拉）。",
+        "The sign is flipped: when the prediction is too large the loss's gradient at the logit must be positive (so that gradient descent pulls the prediction down)."),
     "bce_gradient_at_output": msg(
-        "这是 ∂L/∂a，不是 ∂L/∂z：还要乘 ∂a/∂z = σ'(z) = a(1 − a)，得到 ∂L/∂z = a − y。",
-        "That is ∂L/∂a, not ∂L/∂z: multiply by ∂a/∂z = σ'(z) = a(1 − a) to get "
-        "∂L/∂z = a − y."),
+        "这是 ∂L/∂a，不是 ∂L/∂z：还要用链式法则乘上 ∂a/∂z，再化简。",
+        "That is ∂L/∂a, not ∂L/∂z: multiply by ∂a/∂z (chain rule), then simplify."),
     # -- A7: pooling ----------------------------------------------------------------
     "avgpool_not_divided": msg(
         "平均池化的梯度没有除以 K²：窗口中每个位置得到 dout/K²。",

@@ -228,7 +228,7 @@ BAD = {   # (answer, the mistake it is named as, or None)
                         ("2xy^2 - 2x/y^2", None), ("xy^2 + x/y^2", None)],
     ("A1.q1", "dzdy"): [("2x^2y + 2x^2/y^3", "quotient_rule_sign"), ("2x^2y", "chain_rule_missing_path"),
                         ("2xy + 2x/y", "chain_rule_missing_inner"), ("x^2y - x^2/y^3", None)],
-    ("A2.q1", "dsigmoid"): [("sigmoid(x)", "activation_for_derivative"),
+    ("A2.q1", "dsigmoid"): [("sigmoid(x)", "function_for_derivative"),
                             ("-e^(-x)/(1+e^(-x))^2", "chain_rule_missing_inner"), ("σ(x)^2", None)],
     ("A2.q1", "d2sigmoid"): [("1 - 2σ(x)", "chain_rule_missing_inner"),
                              ("σ(x)(1-σ(x))(1+2σ(x))", None), ("σ(x)(1-σ(x))", None)],

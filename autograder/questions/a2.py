@@ -289,7 +289,7 @@ Q1 = Question(
     parts=(_sym("dsigmoid", "x"), _sym("d2sigmoid", "x")),
     build=sigmoid_derivatives,
     mistakes=(
-        Mistake("activation_for_derivative", lambda p: {"dsigmoid": _sigmoid()[0]}),
+        Mistake("function_for_derivative", lambda p: {"dsigmoid": _sigmoid()[0]}),
         Mistake("chain_rule_missing_inner", _sigmoid_inner_dropped),
     ),
 )
@@ -355,7 +355,7 @@ Q6 = Question(
               "gradient by"),
     parts=(Part("max_dsigmoid"), Part("bound")),
     build=vanishing,
-    mistakes=(Mistake("activation_for_derivative", _sigma_for_derivative),),
+    mistakes=(Mistake("function_for_derivative", _sigma_for_derivative),),
 )
 
 QUESTIONS = (Q1, Q2, Q3, Q4, Q5, Q6)

@@ -68,7 +68,9 @@ class Step:
         body = sp.latex(rhs)
         if lhs is None:
             return body
-        return (lhs if isinstance(lhs, str) else sp.latex(lhs)) + " = " + body
+        left = lhs if isinstance(lhs, str) else sp.latex(lhs)
+        relation = left.rstrip().endswith((r"\le", r"\ge", "<", ">", "="))   # lhs states its own relation
+        return left + (" " if relation else " = ") + body
 
 
 def mat(base: str, rows: int, cols: int, **assumptions) -> sp.Matrix:
