@@ -129,3 +129,29 @@ def test_nbgrader_validate_passes_on_solutions(aid, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "nb.ipynb"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=300)
     assert "Success! Your notebook passes all the tests." in proc.stdout, proc.stdout + proc.stderr
+
+
+def _toolkit_scores(aid: str, folder: str, student: str) -> dict[str, float]:
+    from autograder.sandbox import grade_notebook
+    result = grade_notebook(COURSE, aid, _nb(folder, aid), student,
+                            source_notebook=_nb("exercises", aid))
+    return {grade_id(q): sum(r.score for r in result.questions if r.question == q)
+            for q in COURSE.question_ids(aid) if COURSE.points(q) > 0}
+
+
+@pytest.mark.parametrize("aid", PRESENT)
+def test_toolkit_grading_agrees_with_nbgrader(nbgrader_course, aid):
+    """The sandboxed grader and plain nbgrader give the same per-question
+    scores: full marks for the solution (lecture numbers and a student's
+    own variant), zero for the untouched notebook."""
+    assert _toolkit_scores(aid, "solutions", "solution") == \
+        pytest.approx(_autograde_scores(nbgrader_course, aid, "solution"), abs=1e-9)
+    assert _toolkit_scores(aid, "solutions", None) == pytest.approx(_graded_questions(aid), abs=1e-9)
+    assert _toolkit_scores(aid, "exercises", "untouched") == \
+        pytest.approx(_autograde_scores(nbgrader_course, aid, "untouched"), abs=1e-9)
+
+
+def test_every_assignment_has_its_notebooks():
+    assert PRESENT == list(COURSE.assignments)
+    for aid in PRESENT:
+        assert _nb("exercises", aid).is_file()
