@@ -452,3 +452,17 @@ def test_grade_submission_names_function_mistakes_of_a2_and_a6():
     r = result.results_for("A6.q3")[0]
     assert r.score < r.max_score and r.diagnosis == "count_missing_backward_term"
     assert MISTAKES["count_missing_backward_term"].en in r.feedback_text("en")
+
+
+def test_a2_bound_carries_forward_the_students_own_maximum():
+    """bound = (max σ')^L: a wrong maximum used consistently earns the bound
+    (course ecf: full), and the wrong maximum itself is still named."""
+    from autograder.config import load_course
+    from autograder.judge import grade_submission, variant_of
+    course = load_course("course.yaml")
+    params, _ = variant_of(course, "A2", "bob")
+    result = grade_submission(course, "A2", {"q6": {"max_dsigmoid": 0.5,
+                                                    "bound": 0.5 ** params["L"]}}, "bob")
+    q6 = {q.part: q for q in result.questions if q.question == "A2.q6"}
+    assert q6["max_dsigmoid"].score == 0 and q6["max_dsigmoid"].diagnosis == "function_for_derivative"
+    assert q6["bound"].carried_forward and q6["bound"].score == q6["bound"].max_score

@@ -224,10 +224,12 @@ def chain_length(p) -> int:
 
 
 def vanishing(p=None, up=None):
-    """``max σ'`` from SymPy (σ'' = 0 at σ = ½), and ``(max σ')^L``."""
+    """``max σ'`` from SymPy (σ'' = 0 at σ = ½), and ``(max σ')^L``; with
+    ``up`` (error carried forward) the bound from the student's own max."""
     d = derive("sigmoid")
     top = float(d.results["max_grad"])
-    return {"max_dsigmoid": top, "bound": top ** chain_length(p)}
+    base = float(np.asarray(up["max_dsigmoid"]).reshape(-1)[0]) if up else top
+    return {"max_dsigmoid": top, "bound": base ** chain_length(p)}
 
 
 def _sigma_for_derivative(p=None):
@@ -355,6 +357,7 @@ Q6 = Question(
               "gradient by"),
     parts=(Part("max_dsigmoid"), Part("bound")),
     build=vanishing,
+    uses=("q6.max_dsigmoid",),
     mistakes=(Mistake("function_for_derivative", _sigma_for_derivative),),
 )
 
