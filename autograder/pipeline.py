@@ -76,12 +76,49 @@ class ClassRun:
     seconds: float = 0.0
 
 
-def _record(gradebook_url, course, result, run: ClassRun) -> None:
-    if gradebook_url is None:
-        return
-    from .gradebook import record
-    record(gradebook_url, course, result)
-    run.recorded.append(result.student)
+class _GradebookWriter:
+    """Records results in the gradebook from one background thread, so that
+    opening the database (seconds, for a new one) and each transaction
+    overlap with grading instead of adding to it. ``catch_up`` results are
+    recorded only if the gradebook lacks them (a run killed between the
+    store and the gradebook). Errors are raised by :meth:`close`."""
+
+    def __init__(self, gradebook_url: str | None, course, run: ClassRun):
+        import queue
+        import threading
+        self.url, self.course, self.run = gradebook_url, course, run
+        self.queue: queue.Queue = queue.Queue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="nngrade-gradebook", daemon=True)
+        if gradebook_url is not None:
+            self.thread.start()
+
+    def put(self, result: AssignmentResult, catch_up: bool = False) -> None:
+        if self.url is not None:
+            self.queue.put((result, catch_up))
+
+    def _work(self) -> None:
+        from .gradebook import GradebookStore
+        try:
+            with GradebookStore(self.url) as store:
+                while (item := self.queue.get()) is not None:
+                    result, catch_up = item
+                    if catch_up and store.graded(result.assignment, result.student):
+                        continue
+                    store.record(self.course, result)
+                    self.run.recorded.append(result.student)
+        except BaseException as exc:  # noqa: BLE001 — reported by close()
+            self.error = exc
+            while self.queue.get() is not None:     # drain so close() never blocks
+                pass
+
+    def close(self) -> None:
+        if self.url is None:
+            return
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def grade_class(course, course_path: str | os.PathLike, assignment: str,
@@ -95,11 +132,11 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
     started = time.perf_counter()
     run = ClassRun()
     todo = []
+    writer = _GradebookWriter(gradebook_url, course, run)
     for sub in submissions:
         if not force and store.has(assignment, sub.student):
             run.skipped.append(sub.student)
-            if gradebook_url is not None and not _in_gradebook(gradebook_url, assignment, sub.student):
-                _record(gradebook_url, course, store.load(assignment, sub.student), run)
+            writer.put(store.load(assignment, sub.student), catch_up=True)
         else:
             todo.append(sub)
     total = len(todo)
@@ -114,10 +151,20 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
             result = failed_result(course, assignment, sub.student, error)
             run.failed.append(sub.student)
         store.save(result)
-        _record(gradebook_url, course, result, run)
+        writer.put(result)
         if progress:
             progress(len(run.graded) + len(run.failed), total, sub.student)
 
+    try:
+        _dispatch(todo, args, job, finish, workers, scheduler)
+    finally:
+        writer.close()
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _dispatch(todo, args, job, finish, workers, scheduler) -> None:
+    """Run ``job(*a)`` for every submission; ``finish`` each as it completes."""
     if not todo:
         pass
     elif scheduler is not None:
@@ -129,20 +176,19 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
             except Exception as exc:  # noqa: BLE001 — one submission's failure is its own
                 finish(sub, None, f"{type(exc).__name__}: {exc}")
     else:
-        with ProcessPoolExecutor(max_workers=workers or os.cpu_count(),
-                                 mp_context=get_context("forkserver")) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count(),
+                                   mp_context=get_context("forkserver"))
+        try:
             futures = {pool.submit(job, *a): sub for sub, a in zip(todo, args)}
-            for fut in as_completed(futures):
+            for fut in as_completed(list(futures)):
+                sub = futures.pop(fut)          # drop each result once handled: memory stays flat
                 exc = fut.exception()
-                finish(futures[fut], None if exc else fut.result(),
+                finish(sub, None if exc else fut.result(),
                        f"{type(exc).__name__}: {exc}" if exc else None)
-    run.seconds = time.perf_counter() - started
-    return run
-
-
-def _in_gradebook(gradebook_url: str, assignment: str, student: str) -> bool:
-    from .gradebook import graded
-    return graded(gradebook_url, assignment, student)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)   # a failed write stops the run now
+            raise
+        pool.shutdown(wait=True)
 
 
 def _run_dask(scheduler, job, todo, args, finish) -> None:

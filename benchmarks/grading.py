@@ -1,0 +1,153 @@
+"""``nngrade grade`` against ``nbgrader autograde`` on the same submissions.
+
+Run after the README's test set-up::
+
+    python benchmarks/grading.py [--honest 8] [--limit 10]
+
+One run builds a temporary nbgrader course directory for A3 (source from
+``solutions/``, ``generate_assignment``), writes ``--honest`` submissions
+(the example class's correct notebook under different student ids: each
+computes its own variant), and times, side by side:
+
+1. honest class — ``nbgrader autograde A3`` (serial, one Jupyter kernel per
+   notebook, as nbgrader does it) vs ``nngrade grade`` (sandboxed, one
+   worker per core);
+2. the same class plus one submission with an infinite loop — nbgrader with
+   its cell timeout set to ``--limit`` seconds, nngrade with the sandbox's
+   wall limit set to the same.
+
+It prints a table and writes ``benchmarks/results/grading.json``: seconds
+per submission for each, the throughput ratio (nbgrader time ÷ nngrade
+time) over the whole class and in nngrade's steady state (after its worker
+processes and their sandbox zygotes have started — a fixed cost of a few
+seconds per run that a large class amortizes), and what the infinite loop
+added to each run. Both graders must agree
+on every honest total (checked).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from autograder.config import load_course  # noqa: E402
+from autograder.release import nbgrader_config, run_nbgrader  # noqa: E402
+
+AID = "A3"
+
+
+def make_course(base: Path, honest: int, looping: bool, limit: int) -> Path:
+    course = load_course(ROOT / "course.yaml")
+    name = course.assignment(AID).notebook
+    root = base / ("loop" if looping else "honest")
+    (root / "source" / AID).mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / name, root / "source" / AID / name)
+    cfg = yaml.safe_load((ROOT / "course.yaml").read_text(encoding="utf-8"))
+    cfg["sandbox"]["wall_seconds"] = limit
+    cfg["sandbox"]["cpu_seconds"] = limit
+    (root / "course.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    (root / "nbgrader_config.py").write_text(
+        nbgrader_config(root) + f"c.ExecutePreprocessor.timeout = {limit}\nc.Execute.timeout = {limit}\n")
+    good = ROOT / "examples" / AID / "alice.ipynb"
+    students = [f"s{i:03d}" for i in range(honest)] + (["zloop"] if looping else [])
+    for s in students:
+        target = root / "submitted" / s / AID / name
+        target.parent.mkdir(parents=True)
+        src = ROOT / "examples" / AID / "erin.ipynb" if s == "zloop" else good
+        shutil.copy(src, target)
+    run_nbgrader(root, "generate_assignment", AID, "--force")
+    shutil.copytree(root / "release", root / "release_copy")
+    return root
+
+
+def time_nbgrader(root: Path) -> tuple[float, dict]:
+    from nbgrader.api import Gradebook
+    t = time.perf_counter()
+    run_nbgrader(root, "autograde", AID, "--force", timeout=3600)
+    seconds = time.perf_counter() - t
+    name = Path(load_course(root / "course.yaml").assignment(AID).notebook).stem
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        totals = {s.student.id: gb.find_submission_notebook(name, AID, s.student.id).score
+                  for s in gb.assignment_submissions(AID)}
+    return seconds, totals
+
+
+def time_nngrade(root: Path, workers: int) -> tuple[float, dict]:
+    from autograder.pipeline import grade_class
+    from autograder.submissions import ResultStore, discover
+    course = load_course(root / "course.yaml")
+    name = course.assignment(AID).notebook
+    subs, _ = discover(root, AID, name)
+    store = ResultStore(root / "nngrade" / "results")
+    stamps: list[float] = []
+    t = time.perf_counter()
+    grade_class(course, root / "course.yaml", AID, subs, store,
+                gradebook_url=f"sqlite:///{root / 'nngrade.db'}",
+                source_notebook=root / "release_copy" / AID / name, workers=workers, force=True,
+                progress=lambda done, total, s: stamps.append(time.perf_counter() - t))
+    seconds = time.perf_counter() - t
+    # steady state: the rate once the workers (and their sandboxes' zygotes) are up
+    tail = stamps[len(stamps) // 4:]
+    steady = (tail[-1] - tail[0]) / (len(tail) - 1) if len(tail) > 1 else seconds
+    return seconds, {r.student: r.score for r in store.all(AID)}, steady, stamps[0] if stamps else 0.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--honest", type=int, default=8, help="honest submissions [8]")
+    ap.add_argument("--limit", type=int, default=10, help="time limit per notebook, seconds [10]")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    out: dict = {"assignment": AID, "honest": args.honest, "limit_s": args.limit,
+                 "workers": args.workers, "cores": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="nngrade-bench-") as tmp:
+        base = Path(tmp)
+        for looping in (False, True):
+            root = make_course(base, args.honest, looping, args.limit)
+            n = args.honest + looping
+            # nngrade first warms nothing nbgrader could use; order alternates per class
+            ng_s, ng_totals, ng_steady, ng_first = time_nngrade(root, args.workers)
+            nb_s, nb_totals = time_nbgrader(root)
+            honest = [s for s in ng_totals if s != "zloop"]
+            disagree = {s: (ng_totals[s], nb_totals.get(s)) for s in honest
+                        if abs(ng_totals[s] - (nb_totals.get(s) or 0)) > 1e-9}
+            key = "with_infinite_loop" if looping else "honest"
+            out[key] = {"submissions": n, "nbgrader_s": nb_s, "nngrade_s": ng_s,
+                        "nbgrader_s_per_submission": nb_s / n, "nngrade_s_per_submission": ng_s / n,
+                        "throughput_ratio": nb_s / ng_s, "totals_disagree": disagree,
+                        "nngrade_first_result_s": ng_first,
+                        "nngrade_steady_s_per_submission": ng_steady,
+                        "steady_throughput_ratio": (nb_s / n) / ng_steady}
+    out["loop_cost_nbgrader_s"] = out["with_infinite_loop"]["nbgrader_s"] - out["honest"]["nbgrader_s"]
+    out["loop_cost_nngrade_s"] = out["with_infinite_loop"]["nngrade_s"] - out["honest"]["nngrade_s"]
+    print(f"{'class':<20}{'n':>4}{'nbgrader s/nb':>15}{'nngrade s/nb':>14}{'ratio':>8}"
+          f"{'nngrade steady':>16}{'ratio':>8}{'start-up s':>12}")
+    for key in ("honest", "with_infinite_loop"):
+        r = out[key]
+        print(f"{key:<20}{r['submissions']:>4}{r['nbgrader_s_per_submission']:>15.3f}"
+              f"{r['nngrade_s_per_submission']:>14.3f}{r['throughput_ratio']:>7.1f}x"
+              f"{r['nngrade_steady_s_per_submission']:>16.3f}{r['steady_throughput_ratio']:>7.1f}x"
+              f"{r['nngrade_first_result_s']:>12.1f}")
+    print(f"infinite loop adds: nbgrader {out['loop_cost_nbgrader_s']:.1f} s, "
+          f"nngrade {out['loop_cost_nngrade_s']:.1f} s (limit {args.limit} s)")
+    for key in ("honest", "with_infinite_loop"):
+        if out[key]["totals_disagree"]:
+            print(f"WARNING: totals differ on {key}: {out[key]['totals_disagree']}")
+    dest = ROOT / "benchmarks" / "results" / "grading.json"
+    dest.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {dest}")
+
+
+if __name__ == "__main__":
+    main()
