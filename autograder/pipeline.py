@@ -176,8 +176,11 @@ def _dispatch(todo, args, job, finish, workers, scheduler) -> None:
             except Exception as exc:  # noqa: BLE001 — one submission's failure is its own
                 finish(sub, None, f"{type(exc).__name__}: {exc}")
     else:
-        pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count(),
-                                   mp_context=get_context("forkserver"))
+        context = get_context("forkserver")
+        # the fork server imports the grader once; every worker forks from it warm
+        context.set_forkserver_preload(["autograder.pipeline", "autograder.sandbox",
+                                        "autograder.judge", "autograder.questions"])
+        pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=context)
         try:
             futures = {pool.submit(job, *a): sub for sub, a in zip(todo, args)}
             for fut in as_completed(list(futures)):
