@@ -195,11 +195,12 @@ def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, for
         bar.total = total
         bar.update(1)
         bar.set_postfix_str(student)
+    from .gradebook import GradebookError
     try:
         run = grade_class(course, course_path, aid, subs, _store(root), gradebook_url=gradebook_url,
                           source_notebook=source if Path(source).is_file() else None,
                           workers=workers, force=force, scheduler=scheduler, progress=progress)
-    except OSError as exc:
+    except (OSError, GradebookError) as exc:
         _fail(str(exc))
     finally:
         bar.close()

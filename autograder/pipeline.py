@@ -80,8 +80,8 @@ class _GradebookWriter:
     """Records results in the gradebook from one background thread, so that
     opening the database (seconds, for a new one) and each transaction
     overlap with grading instead of adding to it. ``catch_up`` results are
-    recorded only if the gradebook lacks them (a run killed between the
-    store and the gradebook). Errors are raised by :meth:`close`."""
+    re-recorded (a no-op when the gradebook already has that very result;
+    it repairs a run killed between the store and the gradebook). Errors are raised by :meth:`close`."""
 
     def __init__(self, gradebook_url: str | None, course, run: ClassRun):
         import queue
@@ -103,10 +103,11 @@ class _GradebookWriter:
             with GradebookStore(self.url) as store:
                 while (item := self.queue.get()) is not None:
                     result, catch_up = item
-                    if catch_up and store.graded(result.assignment, result.student):
-                        continue
-                    store.record(self.course, result)
-                    self.run.recorded.append(result.student)
+                    # record() is idempotent: a stored result the gradebook already
+                    # holds changes nothing; one it lacks (or holds an older grade
+                    # of: a regrade killed between the two writes) is written
+                    if store.record(self.course, result) or not catch_up:
+                        self.run.recorded.append(result.student)
         except BaseException as exc:  # noqa: BLE001 — reported by close()
             self.error = exc
             while self.queue.get() is not None:     # drain so close() never blocks
@@ -132,6 +133,7 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
     started = time.perf_counter()
     run = ClassRun()
     todo = []
+    store.remove_stale(assignment)
     writer = _GradebookWriter(gradebook_url, course, run)
     for sub in submissions:
         if not force and store.has(assignment, sub.student):

@@ -86,6 +86,16 @@ def discover(root: str | os.PathLike, assignment: str, notebook_name: str
     return subs, problems
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class ResultStore:
     """``<folder>/<assignment>/<student>.json``: one AssignmentResult each."""
 
@@ -104,8 +114,8 @@ class ResultStore:
         target = self.path(result.assignment, result.student)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{result.student}.",
-                                       suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(dir=target.parent,
+                                       prefix=f".{result.student}.{os.getpid()}.", suffix=".tmp")
         except OSError as exc:
             raise OSError(f"cannot write results under {target.parent}: {exc.strerror or exc}") from exc
         try:
@@ -118,6 +128,21 @@ class ResultStore:
             Path(tmp).unlink(missing_ok=True)
             raise OSError(f"cannot write {target}: {exc.strerror or exc}") from exc
         return target
+
+    def remove_stale(self, assignment: str) -> list[Path]:
+        """Delete temporary files left by writers that were killed mid-save
+        (``.<student>.<pid>.*.tmp`` whose pid is no longer alive); a live
+        writer's file is left alone. Returns what was removed."""
+        folder = self.folder / assignment
+        removed = []
+        for path in folder.glob(".*.tmp") if folder.is_dir() else ():
+            parts = path.name.split(".")
+            pid = int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else None
+            if pid is not None and _alive(pid):
+                continue
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        return removed
 
     def load(self, assignment: str, student: str) -> AssignmentResult:
         return AssignmentResult.from_json(self.path(assignment, student).read_text(encoding="utf-8"))
