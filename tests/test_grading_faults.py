@@ -250,12 +250,14 @@ class Run:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         self.proc.stdout.close()
-        self.assert_no_survivors(tree)
+        return self.assert_no_survivors(tree)
 
-    def assert_no_survivors(self, tree: dict[int, int] | None = None) -> None:
+    def assert_no_survivors(self, tree: dict[int, int] | None = None) -> list[Path]:
         """Every process the run started dies within a few seconds (the
         zygote sees its socket close, supervisors their life pipe, children
-        their parent-death signal) and they leave no temporary file behind."""
+        their parent-death signal) and they leave no temporary file behind,
+        but for the empty mount points of sandboxes that were running
+        (returned; see test_killed_run_leaves_no_scratch_directory)."""
         end = time.monotonic() + 10
         while True:
             left = _alive(tree or {}) + _sandbox_processes(self.marker)
@@ -263,9 +265,15 @@ class Run:
                 break
             time.sleep(0.1)
         assert not left, [Path(f"/proc/{p}/cmdline").read_bytes()[:120] for p in left]
-        # the scratch root (kept, by design) is empty; the zygote's home is gone
-        left = sorted(str(p.relative_to(self.marker)) for p in self.marker.rglob("*"))
-        assert left in ([], [f"nngrade-scratch-{os.getuid()}"]), left
+        # the zygote's home is gone; the scratch root (kept, by design) holds
+        # nothing but, after a kill, the empty mount points of running sandboxes
+        scratch = self.marker / f"nngrade-scratch-{os.getuid()}"
+        stale = sorted(scratch.glob("sub-*"))
+        for d in stale:
+            assert d.is_dir() and not any(d.iterdir()), (d, list(d.rglob("*")))
+        left = set(self.marker.rglob("*")) - set(stale) - {scratch}
+        assert not left, sorted(left)
+        return stale
 
 
 # -- kill and restart ------------------------------------------------------------------
@@ -297,6 +305,27 @@ def test_kill_and_restart(clean, tmp_path):
     run.assert_no_survivors()
     assert_same_as_clean(root, clean)
     assert set(tmp_files(root)) <= left_by_kills
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "grader bug: a grading process killed while a sandbox runs leaves that run's scratch "
+    "mount point ($TMPDIR/nngrade-scratch-<uid>/sub-XXXX, made by sandbox.runner.run_submission "
+    "and removed only in its finally) behind for good; no later run removes it"))
+def test_killed_run_leaves_no_scratch_directory(tmp_path):
+    """SIGKILL of ``nngrade grade`` while a (looping) sandbox runs, then a
+    restart (of a quick notebook) with the same TMPDIR: no ``sub-*`` left."""
+    root = make_class(tmp_path / "course", 0)
+    target = root / "submitted" / "erin" / AID / _notebook_name()
+    target.parent.mkdir(parents=True)
+    shutil.copy(REPO / "examples" / AID / "erin.ipynb", target)
+    scratch = tmp_path / "tmp" / f"nngrade-scratch-{os.getuid()}"
+    Run(root, tmp_path / "tmp", "--force").kill_when(
+        lambda: scratch.is_dir() and any(scratch.glob("sub-*")))
+    shutil.copy(REPO / "examples" / AID / "alice.ipynb", target)
+    run = Run(root, tmp_path / "tmp", "--force")
+    code, out = run.wait()
+    assert code == 0, out
+    assert run.assert_no_survivors() == []
 
 
 KILLER = '''\
