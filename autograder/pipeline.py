@@ -87,7 +87,9 @@ class _GradebookWriter:
         import queue
         import threading
         self.url, self.course, self.run = gradebook_url, course, run
-        self.queue: queue.Queue = queue.Queue()
+        # bounded: when grading outruns the database, finish() waits instead
+        # of piling parsed results up in memory (a failed writer drains it)
+        self.queue: queue.Queue = queue.Queue(maxsize=64)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._work, name="nngrade-gradebook", daemon=True)
         if gradebook_url is not None:
