@@ -204,6 +204,10 @@ def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, for
         _fail(str(exc))
     finally:
         bar.close()
+    for student, why in run.unreadable:
+        click.echo(_say(course, f"注意：{student} 已存的结果无法读取（{why}），已重新评分。",
+                        f"note: the stored result of {student} could not be read ({why}); "
+                        f"graded again."), err=True)
     if not quiet:
         click.echo(_say(course,
                         f"已评分 {len(run.graded)} 份，跳过（已评过）{len(run.skipped)} 份，评分程序出错 {len(run.failed)} 份；"

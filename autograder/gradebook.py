@@ -73,7 +73,7 @@ from .protocol import grade_id
 from .results import AssignmentResult, round_score
 
 __all__ = ["GradebookError", "GradebookStore", "record", "load_scores", "graded",
-           "load_result", "load_results", "RESULT_TABLE", "notebook_name"]
+           "load_result", "load_results", "result_digest", "RESULT_TABLE", "notebook_name"]
 
 #: the extra table holding each submission's full result as JSON
 RESULT_TABLE = "nngrade_result"
@@ -293,13 +293,20 @@ class GradebookStore:
         recorded).  ``timestamp`` (a datetime or a string nbgrader can parse;
         stored in UTC) is the submission time; ``None`` keeps the stored one.
         """
+        return self.record_many(course, [result], timestamp)[0]
+
+    def record_many(self, course, results: list[AssignmentResult],
+                    timestamp: _dt.datetime | str | None = None) -> list[bool]:
+        """:meth:`record` for several results in one transaction (all or
+        none are written; one commit instead of one per result); whether each
+        changed anything."""
         if not self.create:
             raise GradebookError(msg("这个成绩簿是只读打开的。",
                                      "this gradebook was opened read-only."))
-        plan = _plan(course, result)
+        plans = [_plan(course, r) for r in results]
         if timestamp is not None:
             timestamp = _utc(timestamp)
-        return self._transaction(lambda s: _write(s, course, plan, timestamp))
+        return self._transaction(lambda s: [_write(s, course, p, timestamp) for p in plans])
 
     # -- reading ------------------------------------------------------------
     def load_scores(self, assignment: str) -> dict[str, dict[str, float]]:
@@ -340,6 +347,18 @@ class GradebookStore:
                 select(_results.c.digest).where(_results.c.assignment == assignment,
                                                 _results.c.student == student)
             ).first() is not None
+        return self._transaction(work)
+
+    def digests(self, assignment: str) -> dict[str, str]:
+        """``{student: digest}`` of the results recorded for ``assignment``
+        (see :func:`result_digest`): what a resumed run compares its stored
+        results with, in one query."""
+        def work(session: Session) -> dict[str, str]:
+            if not self._has_tables(session, RESULT_TABLE):
+                return {}
+            return dict(session.execute(
+                select(_results.c.student, _results.c.digest)
+                .where(_results.c.assignment == assignment)).all())
         return self._transaction(work)
 
     def load_result(self, assignment: str, student: str) -> AssignmentResult | None:
@@ -435,7 +454,17 @@ def _plan(course, result: AssignmentResult) -> dict:
     payload = _canonical_json(result)
     return {"assignment": result.assignment, "student": result.student,
             "notebook": Path(acfg.notebook).stem, "cells": cells, "json": payload,
-            "digest": hashlib.sha256(payload.encode("utf-8")).hexdigest()}
+            "digest": _sha256(payload)}
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def result_digest(result: AssignmentResult) -> str:
+    """The digest the gradebook keeps of a recorded ``result`` (SHA-256 of
+    its canonical JSON): equal digests, same recorded result."""
+    return _sha256(_canonical_json(result))
 
 
 def _set(obj, attr: str, value, changed: list) -> None:

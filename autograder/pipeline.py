@@ -21,9 +21,10 @@ gets an ``error`` result saying so rather than a lost grade.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -33,6 +34,9 @@ from .results import AssignmentResult, QuestionResult
 from .submissions import ResultStore, Submission
 
 __all__ = ["grade_job", "grade_class", "ClassRun", "failed_result"]
+
+#: jobs handed to the pool (or the cluster) per worker at a time
+IN_FLIGHT_PER_WORKER = 4
 
 
 def grade_job(course_path: str, assignment: str, notebook_path: str, student: str,
@@ -73,47 +77,94 @@ class ClassRun:
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     recorded: list[str] = field(default_factory=list)
+    #: students whose stored result could not be read (regraded), with why
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
 
 class _GradebookWriter:
     """Records results in the gradebook from one background thread, so that
     opening the database (seconds, for a new one) and each transaction
-    overlap with grading instead of adding to it. ``catch_up`` results are
-    re-recorded (a no-op when the gradebook already has that very result;
-    it repairs a run killed between the store and the gradebook). Errors are raised by :meth:`close`."""
+    overlap with grading instead of adding to it.  Results waiting in the
+    queue are written together, up to :attr:`BATCH` per transaction (SQLite
+    commits, not rows, are what cost).
 
-    def __init__(self, gradebook_url: str | None, course, run: ClassRun):
+    ``catch_up`` is the list of ``(student, digest)`` of results already in
+    the store: those the gradebook holds with the same digest are left alone;
+    the others (a run killed between the store and the gradebook, or a
+    gradebook replaced) are loaded again and recorded, a chunk at a time
+    between the new results.  A failed writer stops the run: :meth:`put`
+    raises its error at once, :meth:`close` at the end."""
+
+    BATCH = 32
+
+    def __init__(self, gradebook_url: str | None, course, run: ClassRun, store: ResultStore,
+                 assignment: str, catch_up: list[tuple[str, str]]):
         import queue
         import threading
         self.url, self.course, self.run = gradebook_url, course, run
+        self.store, self.assignment, self.catch_up = store, assignment, catch_up
         # bounded: when grading outruns the database, finish() waits instead
         # of piling parsed results up in memory (a failed writer drains it)
         self.queue: queue.Queue = queue.Queue(maxsize=64)
         self.error: BaseException | None = None
+        self.closed = False                         # the end marker was taken
         self.thread = threading.Thread(target=self._work, name="nngrade-gradebook", daemon=True)
         if gradebook_url is not None:
             self.thread.start()
 
-    def put(self, result: AssignmentResult, catch_up: bool = False) -> None:
-        if self.url is not None:
-            self.queue.put((result, catch_up))
+    def put(self, result: AssignmentResult) -> None:
+        if self.url is None:
+            return
+        if self.error is not None:
+            raise self.error
+        self.queue.put(result)
 
     def _work(self) -> None:
+        import queue
+
         from .gradebook import GradebookStore
         try:
-            with GradebookStore(self.url) as store:
-                while (item := self.queue.get()) is not None:
-                    result, catch_up = item
-                    # record() is idempotent: a stored result the gradebook already
-                    # holds changes nothing; one it lacks (or holds an older grade
-                    # of: a regrade killed between the two writes) is written
-                    if store.record(self.course, result) or not catch_up:
-                        self.run.recorded.append(result.student)
-        except BaseException as exc:  # noqa: BLE001 — reported by close()
+            with GradebookStore(self.url) as gb:
+                pending = self._stale(gb)
+                while True:
+                    block = not pending
+                    batch, done = [], False
+                    while len(batch) < self.BATCH:
+                        try:
+                            item = self.queue.get(block=block and not batch)
+                        except queue.Empty:
+                            break
+                        if item is None:
+                            done = self.closed = True
+                            break
+                        batch.append(item)
+                    if batch:
+                        gb.record_many(self.course, batch)
+                        self.run.recorded.extend(r.student for r in batch)
+                    if pending:
+                        chunk, pending = pending[:self.BATCH], pending[self.BATCH:]
+                        results = [self.store.load(self.assignment, s) for s in chunk]
+                        changed = gb.record_many(self.course, results)
+                        self.run.recorded.extend(s for s, c in zip(chunk, changed) if c)
+                    if done:
+                        for chunk in range(0, len(pending), self.BATCH):
+                            students = pending[chunk:chunk + self.BATCH]
+                            changed = gb.record_many(
+                                self.course, [self.store.load(self.assignment, s) for s in students])
+                            self.run.recorded.extend(s for s, c in zip(students, changed) if c)
+                        return
+        except BaseException as exc:  # noqa: BLE001 — raised by put() and close()
             self.error = exc
-            while self.queue.get() is not None:     # drain so close() never blocks
-                pass
+            while not self.closed and self.queue.get() is not None:
+                pass                                # drain so put()/close() never block
+
+    def _stale(self, gb) -> list[str]:
+        """The catch-up students whose recorded digest differs from the store's."""
+        if not self.catch_up:
+            return []
+        recorded = gb.digests(self.assignment)
+        return [s for s, d in self.catch_up if recorded.get(s) != d]
 
     def close(self) -> None:
         if self.url is None:
@@ -131,18 +182,26 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
                 progress: Callable[[int, int, str], None] | None = None,
                 job: Callable[..., str] = grade_job) -> ClassRun:
     """Grade ``submissions`` (see module docstring); ``progress(done, total,
-    student)`` is called after each one."""
+    student)`` is called after each one.  A stored result that cannot be read
+    is graded again (listed in ``ClassRun.unreadable``)."""
+    from .gradebook import result_digest
     started = time.perf_counter()
     run = ClassRun()
-    todo = []
+    todo, catch_up = [], []
     store.remove_stale(assignment)
-    writer = _GradebookWriter(gradebook_url, course, run)
     for sub in submissions:
         if not force and store.has(assignment, sub.student):
+            try:
+                digest = result_digest(store.load(assignment, sub.student))
+            except (ValueError, TypeError, OSError) as exc:
+                run.unreadable.append((sub.student, f"{type(exc).__name__}: {exc}"[:300]))
+                todo.append(sub)
+                continue
             run.skipped.append(sub.student)
-            writer.put(store.load(assignment, sub.student), catch_up=True)
+            catch_up.append((sub.student, digest))
         else:
             todo.append(sub)
+    writer = _GradebookWriter(gradebook_url, course, run, store, assignment, catch_up)
     total = len(todo)
     args = [(str(course_path), assignment, str(s.path), s.student,
              str(source_notebook) if source_notebook else None) for s in todo]
@@ -176,22 +235,34 @@ def _dispatch(todo, args, job, finish, workers, scheduler) -> None:
     elif (workers or os.cpu_count() or 1) == 1:
         for sub, a in zip(todo, args):
             try:
-                finish(sub, job(*a), None)
+                text, error = job(*a), None
             except Exception as exc:  # noqa: BLE001 — one submission's failure is its own
-                finish(sub, None, f"{type(exc).__name__}: {exc}")
+                text, error = None, f"{type(exc).__name__}: {exc}"
+            finish(sub, text, error)            # a failed store or gradebook stops the run
     else:
         context = get_context("forkserver")
         # the fork server imports the grader once; every worker forks from it warm
         context.set_forkserver_preload(["autograder.pipeline", "autograder.sandbox",
                                         "autograder.judge", "autograder.questions"])
-        pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=context)
+        n_workers = workers or os.cpu_count() or 1
+        pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=context)
         try:
-            futures = {pool.submit(job, *a): sub for sub, a in zip(todo, args)}
-            for fut in as_completed(list(futures)):
-                sub = futures.pop(fut)          # drop each result once handled: memory stays flat
-                exc = fut.exception()
-                finish(sub, None if exc else fut.result(),
-                       f"{type(exc).__name__}: {exc}" if exc else None)
+            # a few jobs per worker in flight, not the whole class: memory and
+            # the pool's queues stay flat in the class size
+            jobs = iter(zip(todo, args))
+            pending: dict = {}
+            while True:
+                for sub, a in itertools.islice(jobs, max(0, IN_FLIGHT_PER_WORKER * n_workers
+                                                         - len(pending))):
+                    pending[pool.submit(job, *a)] = sub
+                if not pending:
+                    break
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    sub = pending.pop(fut)      # drop each result once handled
+                    exc = fut.exception()
+                    finish(sub, None if exc else fut.result(),
+                           f"{type(exc).__name__}: {exc}" if exc else None)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)   # a failed write stops the run now
             raise
@@ -202,16 +273,30 @@ def _run_dask(scheduler, job, todo, args, finish) -> None:
     from distributed import Client, as_completed as dask_completed
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
-        futures = [client.submit(job, *a, pure=False, key=f"nngrade-{s.assignment}-{s.student}-{time.time_ns()}")
-                   for s, a in zip(todo, args)]
-        by_key = {f.key: s for f, s in zip(futures, todo)}
-        for fut in dask_completed(futures):
-            sub = by_key[fut.key]
+        window = IN_FLIGHT_PER_WORKER * max(1, sum(client.nthreads().values()))
+        jobs = iter(zip(todo, args))
+        by_key: dict = {}
+
+        def submit(n: int) -> list:
+            futures = []
+            for sub, a in itertools.islice(jobs, n):
+                fut = client.submit(job, *a, pure=False,
+                                    key=f"nngrade-{sub.assignment}-{sub.student}-{time.time_ns()}")
+                by_key[fut.key] = sub
+                futures.append(fut)
+            return futures
+
+        running = dask_completed(submit(window))
+        for fut in running:
+            sub = by_key.pop(fut.key)
             if fut.status == "finished":
                 finish(sub, fut.result(), None)
             else:
                 exc = fut.exception()
                 finish(sub, None, f"{type(exc).__name__}: {exc}")
+            fut.release()
+            for new in submit(1):
+                running.add(new)
     finally:
         if not isinstance(scheduler, Client):
             client.close()

@@ -25,13 +25,15 @@ holding exactly the stored results, and no process of a killed run left.
   a full disk or a read-only file system: exit code 1, a message naming the
   path, no traceback, and no finished grade replaced.
 
-Three grader bugs found by these tests are fixed: a killed writer's
+Four grader bugs found by these tests are fixed: a killed writer's
 temporary file is removed by the next run, a regrade killed between the
-store and the gradebook is repaired on restart, and a gradebook that cannot
-be written is a clear CLI error, not a traceback.
+store and the gradebook is repaired on restart, a gradebook that cannot
+be written is a clear CLI error, not a traceback, and the scratch mount
+point of a sandbox whose grader was killed is removed by the next run.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -307,10 +309,6 @@ def test_kill_and_restart(clean, tmp_path):
     assert set(tmp_files(root)) <= left_by_kills
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "grader bug: a grading process killed while a sandbox runs leaves that run's scratch "
-    "mount point ($TMPDIR/nngrade-scratch-<uid>/sub-XXXX, made by sandbox.runner.run_submission "
-    "and removed only in its finally) behind for good; no later run removes it"))
 def test_killed_run_leaves_no_scratch_directory(tmp_path):
     """SIGKILL of ``nngrade grade`` while a (looping) sandbox runs, then a
     restart (of a quick notebook) with the same TMPDIR: no ``sub-*`` left."""
@@ -326,6 +324,28 @@ def test_killed_run_leaves_no_scratch_directory(tmp_path):
     code, out = run.wait()
     assert code == 0, out
     assert run.assert_no_survivors() == []
+
+
+def test_stale_scratch_sweep_keeps_live_runs(tmp_path):
+    """The sweep removes ``sub-<pid>-*`` of dead processes only: a run still
+    going (another grader on the same machine) keeps its scratch directory,
+    and names the sweep does not recognise are left alone."""
+    from autograder.sandbox import runner
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        names = [f"sub-{dead.pid}-abc", f"sub-{live.pid}-def", f"sub-{os.getpid()}-ghi",
+                 "sub-xyz", "other"]
+        for name in names:
+            (tmp_path / name).mkdir()
+        (tmp_path / f"sub-{dead.pid}-abc" / "left.txt").write_text("x")
+        runner._remove_stale_scratch(tmp_path)
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[1:])
+    finally:
+        live.kill()
+        live.wait()
 
 
 KILLER = '''\
@@ -362,13 +382,13 @@ if place == "replace":          # a result written to its temporary file, not ye
             hit()
             return os.replace(a, b)
     S.os = _OS()
-elif place == "record":         # a result stored, not yet in the gradebook
-    _record = G.GradebookStore.record
+elif place == "record":         # results stored, not yet in the gradebook
+    _record = G.GradebookStore.record_many
 
-    def record(*a, **k):
+    def record_many(*a, **k):
         hit()
         return _record(*a, **k)
-    G.GradebookStore.record = record
+    G.GradebookStore.record_many = record_many
 elif place == "commit":         # a gradebook transaction written, not committed
     _write = G._write
 
@@ -404,7 +424,7 @@ def killer(tmp_path):
 
 def test_kill_at_injected_points(clean, tmp_path, killer):
     """Killed with the 2nd result in a temporary file; at the 2nd gradebook
-    record (that result stored, not yet in the gradebook); inside the 1st
+    write (its results stored, not yet in the gradebook); inside the 1st
     gradebook transaction of the next run (written, not committed: rolled
     back); then a plain restart. Nothing finished is lost, nothing is
     counted twice. (The gradebook may be written from another thread, so
@@ -486,9 +506,106 @@ def test_restart_records_a_regrade_killed_before_the_gradebook(clean, tmp_path):
     # the --force regrade got as far as storing s00's new result, then was killed
     store.save(replay.load(AID, "s00_alice"))
     subs, _ = discover(root, AID, _notebook_name())
-    grade_class(course, root / "course.yaml", AID, subs, store, gradebook_url=url_of(root),
-                workers=1, job=_fake_job(results_dir(clean["root"])))
+    run = grade_class(course, root / "course.yaml", AID, subs, store, gradebook_url=url_of(root),
+                      workers=1, job=_fake_job(results_dir(clean["root"])))
     assert load_result_score(root, "s00_alice") == store.load(AID, "s00_alice").score
+    assert run.recorded == ["s00_alice"]        # s01's recorded result is the stored one
+
+
+def test_restart_of_a_graded_class_writes_nothing(clean, tmp_path):
+    """Resuming a fully graded class compares the stored results with the
+    gradebook's digests and writes nothing: the database file is unchanged
+    byte for byte."""
+    root = make_class(tmp_path / "course")
+    course = load_course(root / "course.yaml")
+    store = ResultStore(root / "nngrade" / "results")
+    subs, _ = discover(root, AID, _notebook_name())
+    job = _fake_job(results_dir(clean["root"]))
+    first = grade_class(course, root / "course.yaml", AID, subs, store,
+                        gradebook_url=url_of(root), workers=1, job=job)
+    assert sorted(first.recorded) == students()
+    before = (root / "gradebook.db").read_bytes()
+    again = grade_class(course, root / "course.yaml", AID, subs, store,
+                        gradebook_url=url_of(root), workers=1, job=job)
+    assert sorted(again.skipped) == students() and again.graded == [] and again.recorded == []
+    assert (root / "gradebook.db").read_bytes() == before
+
+
+def test_unreadable_stored_result_is_graded_again(clean, tmp_path):
+    """A stored result that is not valid JSON (or not a result) is graded
+    again, and the run says so; the other stored results are kept."""
+    root = make_class(tmp_path / "course", 3)
+    store = ResultStore(root / "nngrade" / "results")
+    replay = ResultStore(clean["root"] / "nngrade" / "results")
+    for student in students(3):
+        store.save(replay.load(AID, student))
+    store.path(AID, "s01_bob").write_text('{"assignment": "A3", "stud', encoding="utf-8")
+    store.path(AID, "s02_carol").write_text('[1, 2]', encoding="utf-8")
+    r = _invoke(*grade_args(root, "--no-gradebook"))
+    assert r.exit_code == 0, r.output
+    assert "graded 2, skipped 1" in r.output, r.output
+    for student in ("s01_bob", "s02_carol"):
+        assert f"the stored result of {student} could not be read" in r.output, r.output
+    assert store_summary(root) == {s: clean["store"][s] for s in students(3)}
+
+
+def test_failed_gradebook_stops_the_run_at_once(tmp_path, clean):
+    """When the gradebook cannot be written, the run stops at the next
+    finished submission instead of grading the rest of the class first."""
+    from autograder.gradebook import GradebookError
+    root = make_class(tmp_path / "course")
+    course = load_course(root / "course.yaml")
+    calls = []
+    replay = _fake_job(results_dir(clean["root"]))
+
+    def job(*a):
+        calls.append(a[3])
+        time.sleep(0.2)
+        return replay(*a)
+    subs, _ = discover(root, AID, _notebook_name())
+    with pytest.raises(GradebookError, match="no/such"):
+        grade_class(course, root / "course.yaml", AID, subs,
+                    ResultStore(root / "nngrade" / "results"),
+                    gradebook_url=f"sqlite:///{tmp_path / 'no' / 'such' / 'gradebook.db'}",
+                    workers=1, job=job)
+    assert 1 <= len(calls) <= 2, calls
+
+
+def test_pool_keeps_few_jobs_in_flight(clean, tmp_path, monkeypatch):
+    """The process pool is handed a few jobs per worker at a time, not the
+    whole class (whose pending jobs would otherwise sit in memory), and
+    still grades everyone."""
+    import autograder.pipeline as P
+    n = 40
+    root = make_class(tmp_path / "course", n)
+    course = load_course(root / "course.yaml")
+    submitted = [0]
+    in_flight = []
+
+    class CountingPool(P.ProcessPoolExecutor):
+        def submit(self, *a, **k):
+            submitted[0] += 1
+            return super().submit(*a, **k)
+    monkeypatch.setattr(P, "ProcessPoolExecutor", CountingPool)
+
+    def progress(done, total, student):
+        in_flight.append(submitted[0] - done)
+    subs, _ = discover(root, AID, _notebook_name())
+    run = grade_class(course, root / "course.yaml", AID, subs,
+                      ResultStore(root / "nngrade" / "results"), workers=2,
+                      progress=progress,
+                      job=functools.partial(_replay_kind, str(results_dir(clean["root"]))))
+    assert len(run.graded) == n and submitted[0] == n
+    assert max(in_flight) <= P.IN_FLIGHT_PER_WORKER * 2, in_flight
+
+
+def _replay_kind(replay, course_path, assignment, notebook_path, student, source):
+    """A job a pool worker can unpickle: the clean run's result for the same
+    kind of student (``sNN_<kind>``) in folder ``replay``, renamed."""
+    kind = student.split("_", 1)[1]
+    data = json.loads(next(Path(replay).glob(f"s*_{kind}.json")).read_text(encoding="utf-8"))
+    data["student"] = student
+    return json.dumps(data)
 
 
 def load_result_score(root: Path, student: str) -> float:

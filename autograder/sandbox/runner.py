@@ -461,6 +461,41 @@ def _default_scratch_root() -> Path:
     return root
 
 
+_swept_roots: set[tuple[int, str]] = set()
+
+
+def _remove_stale_scratch(root: Path) -> None:
+    """Remove the scratch mount points ``sub-<pid>-XXXX`` of grading processes
+    that no longer exist.  A run's own ``finally`` removes its directory, but a
+    grader killed by SIGKILL (or the OOM killer) leaves it; the next grading
+    process on this machine sweeps them, once per scratch root."""
+    key = (os.getpid(), str(root))
+    if key in _swept_roots:
+        return
+    _swept_roots.add(key)
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    for entry in entries:
+        parts = entry.name.split("-")
+        if len(parts) < 3 or parts[0] != "sub" or not parts[1].isdigit():
+            continue
+        if _pid_alive(int(parts[1])):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:                     # alive, someone else's
+        return True
+    return True
+
+
 def _hide_list(course_path, notebook, source_notebook, scratch_root, course) -> list[str]:
     """Paths the child must not see even if an allowed path contains them."""
     out = set()
@@ -560,7 +595,8 @@ def run_submission(notebook, assignment: str, student: str | None, course, plans
             notes.append("course.yaml could not be copied into the scratch directory")
     root = Path(scratch_root) if scratch_root is not None else _default_scratch_root()
     root.mkdir(parents=True, exist_ok=True)
-    scratch = tempfile.mkdtemp(prefix="sub-", dir=root)
+    _remove_stale_scratch(root)
+    scratch = tempfile.mkdtemp(prefix=f"sub-{os.getpid()}-", dir=root)
     os.chmod(scratch, 0o711)
     blobs: list[bytes] = []
     plan_enc = wire.encode({k: list(v) for k, v in plans.items()}, blobs)
