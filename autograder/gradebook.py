@@ -57,6 +57,7 @@ import json
 import math
 import os
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -205,6 +206,17 @@ def _retryable(exc: BaseException) -> bool:
     return False
 
 
+def _skip_iri_grammar() -> None:
+    """Importing ``nbgrader.api`` imports nbformat's validator, hence
+    jsonschema, whose optional IRI format check imports ``rfc3987_syntax`` —
+    which compiles a grammar at import (1–2 s, more than the rest of the
+    gradebook's start).  No schema this process validates uses the ``iri``
+    format, so unless jsonschema is already loaded, that optional module is
+    marked absent (jsonschema then skips the check, as without the extra)."""
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+
+
 # --------------------------------------------------------------------------
 # the store
 
@@ -220,6 +232,7 @@ class GradebookStore:
     """
 
     def __init__(self, url: str | URL, *, create: bool = True, timeout_s: float = 60.0):
+        _skip_iri_grammar()
         self.url = _parse_url(url)
         self.create = create
         _check_sqlite_path(self.url, create)

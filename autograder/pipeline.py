@@ -122,8 +122,15 @@ class _GradebookWriter:
 
     def _work(self) -> None:
         import queue
+        import threading
 
         from .gradebook import GradebookStore
+        try:
+            # the gradebook's imports and writes yield the cores to grading
+            # (on Linux the nice value is per thread)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (OSError, AttributeError):
+            pass
         try:
             with GradebookStore(self.url) as gb:
                 pending = self._stale(gb)
@@ -189,6 +196,12 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
     run = ClassRun()
     todo, catch_up = [], []
     store.remove_stale(assignment)
+    if job is grade_job and scheduler is None and \
+            (force or not all(store.has(assignment, sub.student) for sub in submissions)):
+        # the sandbox's zygote (a second of imports) warms up from now on,
+        # while this process looks at the stored results and starts its pool
+        from .sandbox import runner
+        runner.start_shared_zygote()
     for sub in submissions:
         if not force and store.has(assignment, sub.student):
             try:
@@ -241,11 +254,20 @@ def _dispatch(todo, args, job, finish, workers, scheduler) -> None:
             finish(sub, text, error)            # a failed store or gradebook stops the run
     else:
         context = get_context("forkserver")
-        # the fork server imports the grader once; every worker forks from it warm
-        context.set_forkserver_preload(["autograder.pipeline", "autograder.sandbox",
+        # the fork server imports the grader once — and the main script (the
+        # nngrade command), which every worker would otherwise import again;
+        # every worker forks from it warm
+        context.set_forkserver_preload(["__main__", "autograder.pipeline", "autograder.sandbox",
                                         "autograder.judge", "autograder.questions"])
         n_workers = workers or os.cpu_count() or 1
-        pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=context)
+        initializer, initargs = None, ()
+        if job is grade_job:
+            # one sandbox zygote for the whole pool, started now (it warms up
+            # while the fork server does); workers attach to it
+            from .sandbox import runner
+            initializer, initargs = runner.attach, (runner.start_shared_zygote().control,)
+        pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=context,
+                                   initializer=initializer, initargs=initargs)
         try:
             # a few jobs per worker in flight, not the whole class: memory and
             # the pool's queues stay flat in the class size

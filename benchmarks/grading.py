@@ -19,10 +19,12 @@ computes its own variant), and times, side by side:
 It prints a table and writes ``benchmarks/results/grading.json``: seconds
 per submission for each, the throughput ratio (nbgrader time ÷ nngrade
 time) over the whole class and in nngrade's steady state (after its worker
-processes and their sandbox zygotes have started — a fixed cost of a few
+processes and the sandbox's zygote have started — a fixed cost of a few
 seconds per run that a large class amortizes), and what the infinite loop
-added to each run. Both graders must agree
-on every honest total (checked).
+added to each run. Both are timed as commands in a fresh process
+(``python -m nbgrader autograde``; ``nngrade grade``, the command the
+README installs). Both graders must agree on every honest total
+(checked).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -82,21 +85,28 @@ def time_nbgrader(root: Path) -> tuple[float, dict]:
     return seconds, totals
 
 
-def time_nngrade(root: Path, workers: int) -> tuple[float, dict]:
-    from autograder.pipeline import grade_class
-    from autograder.submissions import ResultStore, discover
+def time_nngrade(root: Path, workers: int) -> tuple[float, dict, float, float]:
+    """``nngrade grade`` as the instructor runs it (a fresh process, its
+    imports, fork server, sandbox zygote and gradebook included). When each
+    submission finished is read from its stored result's modification time."""
+    from autograder.submissions import ResultStore
     course = load_course(root / "course.yaml")
     name = course.assignment(AID).notebook
-    subs, _ = discover(root, AID, name)
-    store = ResultStore(root / "nngrade" / "results")
-    stamps: list[float] = []
+    script = Path(sys.executable).parent / "nngrade"       # the installed command
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "autograder.cli"]
+    cmd = [*command, "grade", str(root), "-a", AID,
+           "--course", str(root / "course.yaml"), "--workers", str(workers), "--force",
+           "--gradebook", f"sqlite:///{root / 'nngrade.db'}",
+           "--source", str(root / "release_copy" / AID / name)]
+    start = time.time()
     t = time.perf_counter()
-    grade_class(course, root / "course.yaml", AID, subs, store,
-                gradebook_url=f"sqlite:///{root / 'nngrade.db'}",
-                source_notebook=root / "release_copy" / AID / name, workers=workers, force=True,
-                progress=lambda done, total, s: stamps.append(time.perf_counter() - t))
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=3600)
     seconds = time.perf_counter() - t
-    # steady state: the rate once the workers (and their sandboxes' zygotes) are up
+    if proc.returncode != 0:
+        raise SystemExit(f"nngrade grade failed:\n{proc.stdout}{proc.stderr}")
+    store = ResultStore(root / "nngrade" / "results")
+    stamps = sorted(p.stat().st_mtime - start for p in (store.folder / AID).glob("*.json"))
+    # steady state: the rate once the workers (and the sandbox's zygote) are up
     tail = stamps[len(stamps) // 4:]
     steady = (tail[-1] - tail[0]) / (len(tail) - 1) if len(tail) > 1 else seconds
     return seconds, {r.student: r.score for r in store.all(AID)}, steady, stamps[0] if stamps else 0.0

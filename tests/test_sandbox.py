@@ -24,6 +24,7 @@ from autograder.judge import grade_submission, variant_of
 from autograder.protocol import answers_from_wire
 from autograder.questions import questions_of
 from autograder.questions import a5 as a5q
+from autograder.sandbox import runner as sandbox_runner
 from autograder.sandbox import (ReplayRunner, build_plans, grade_notebook, prepare_cells,
                                 run_submission, zygote_info)
 
@@ -724,3 +725,42 @@ print('scanned', scanned > 10**7, 'hits', hits)
     result, _ = _grade(course, tmp_path, second, "xia")
     out = _cells(result)[-1]["output"]
     assert "scanned True hits 0" in out, (out, _cells(result)[-1].get("error"))
+
+
+# -- one zygote shared by a pool of graders ---------------------------------------------
+
+def _pool_attached_to(zygote, n: int = 2):
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+    return ProcessPoolExecutor(n, mp_context=get_context("forkserver"),
+                               initializer=sandbox_runner.attach, initargs=(zygote.control,))
+
+
+def test_pool_workers_share_one_zygote_and_survive_its_death():
+    """Workers attached to the shared zygote all use it (one zygote for the
+    pool, not one each); when it dies, each starts its own and goes on."""
+    shared = sandbox_runner.start_shared_zygote()
+    pid = shared.info["pid"]
+    with _pool_attached_to(shared) as pool:
+        seen = {f.result()["pid"] for f in [pool.submit(sandbox_runner.zygote_info) for _ in range(6)]}
+        assert seen == {pid}
+        shared.proc.kill()
+        shared.proc.wait()
+        after = {f.result()["pid"] for f in [pool.submit(sandbox_runner.zygote_info) for _ in range(6)]}
+    assert pid not in after and after
+
+
+def test_child_of_the_shared_zygote_has_no_socket_to_it(course, tmp_path):
+    """A submission run by the shared zygote finds no socket among its file
+    descriptors (so it cannot attach to the zygote and start runs of its own
+    with other limits)."""
+    sandbox_runner.start_shared_zygote()
+    attack = ("import os, socket, stat\nkinds = []\n"
+              "for fd in sorted(int(f) for f in os.listdir('/proc/self/fd')):\n"
+              "    try:\n        st = os.fstat(fd)\n    except OSError:\n        continue\n"
+              "    kinds.append((fd, 'SOCKET' if stat.S_ISSOCK(st.st_mode) else 'other'))\n"
+              "print('FDS', kinds)")
+    result, _ = _grade(course, tmp_path, a4_notebook(course, "zoe", after={"q1": attack}), "zoe")
+    out = _cells(result)[1]["output"]
+    assert "FDS" in out and "SOCKET" not in out, out
+    assert result.score == result.max_score

@@ -99,11 +99,18 @@ def _send_msg(sock: socket.socket, payload: bytes, fds=()) -> None:
         sock.sendall(head + payload)
 
 
-def main(fd: int) -> None:
-    """The zygote's loop: one request → one forked supervisor."""
+def main(fd: int, ctl_fd: int = -1) -> None:
+    """The zygote's loop: one request → one forked supervisor.
+
+    ``fd`` is the owner's connection (the zygote exits when it closes);
+    ``ctl_fd``, if given, a ``SOCK_SEQPACKET`` socket on which processes the
+    owner shared its other end with (the grading pool's workers) attach: each
+    sends ``b"C"`` with one end of a socketpair of its own, which becomes
+    one more connection served like the owner's."""
     import shutil
     import tempfile
     sock = socket.socket(fileno=fd)
+    ctl = socket.socket(fileno=ctl_fd) if ctl_fd >= 0 else None
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         L.set_dumpable(False)
@@ -112,37 +119,75 @@ def main(fd: int) -> None:
     home = tempfile.mkdtemp(prefix="nngrade-zygote-")     # matplotlib's cache, at start-up
     os.environ["HOME"] = os.environ["MPLCONFIGDIR"] = home
     try:
-        _serve(sock)
+        _serve(sock, ctl)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     os._exit(0)
 
 
-def _serve(sock: socket.socket) -> None:
+def _serve(sock: socket.socket, ctl: socket.socket | None = None) -> None:
+    import selectors
     info = preload()
     info["pid"] = os.getpid()
     info["euid"] = os.geteuid()
-    _send_msg(sock, json.dumps(info).encode())
+    hello = json.dumps(info).encode()
+    _send_msg(sock, hello)
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ, "owner")
+    if ctl is not None:
+        sel.register(ctl, selectors.EVENT_READ, "attach")
     while True:
         _reap()
-        try:
-            msg, fds, _flags, _addr = socket.recv_fds(sock, 1, 8)
-        except (OSError, ValueError):
-            break
-        if not msg:
-            break
+        for key, _ in sel.select(timeout=5.0):
+            conn = key.fileobj
+            if key.data == "attach":
+                try:
+                    _msg, fds, _flags, _addr = socket.recv_fds(conn, 1, 1)
+                except (OSError, ValueError):
+                    continue
+                if _msg != b"C" or len(fds) != 1:
+                    for fd_ in fds:
+                        os.close(fd_)
+                    continue
+                new = socket.socket(fileno=fds[0])
+                try:
+                    if new.family != socket.AF_UNIX:
+                        raise OSError("not a unix socket")
+                    _send_msg(new, hello)
+                    sel.register(new, selectors.EVENT_READ, "client")
+                except (OSError, ValueError):
+                    new.close()
+                continue
+            if not _answer(conn):
+                if key.data == "owner":
+                    return                     # the owner is gone: so is the zygote
+                sel.unregister(conn)
+                conn.close()
+
+
+def _answer(conn: socket.socket) -> bool:
+    """Serve one request from ``conn``: fork a supervisor for the four file
+    descriptors it sent and answer with its pid (and a pidfd). ``False``
+    when the connection is closed."""
+    try:
+        msg, fds, _flags, _addr = socket.recv_fds(conn, 1, 8)
+    except (OSError, ValueError):
+        return False
+    if not msg:
+        return False
+    try:
         if msg != b"R" or len(fds) != 4:
             for fd_ in fds:
                 os.close(fd_)
-            _send_msg(sock, struct.pack("<q", -22))
-            continue
+            _send_msg(conn, struct.pack("<q", -22))
+            return True
         try:
             pid = os.fork()
         except OSError as exc:
             for fd_ in fds:
                 os.close(fd_)
-            _send_msg(sock, struct.pack("<q", -(exc.errno or 1)))
-            continue
+            _send_msg(conn, struct.pack("<q", -(exc.errno or 1)))
+            return True
         if pid == 0:
             code = 70
             try:
@@ -156,10 +201,13 @@ def _serve(sock: socket.socket) -> None:
         try:
             pidfd = os.pidfd_open(pid)
         except OSError:
-            _send_msg(sock, struct.pack("<q", pid))
-            continue
-        _send_msg(sock, struct.pack("<q", pid), [pidfd])
+            _send_msg(conn, struct.pack("<q", pid))
+            return True
+        _send_msg(conn, struct.pack("<q", pid), [pidfd])
         os.close(pidfd)
+        return True
+    except OSError:                            # the client went away mid-answer
+        return False
 
 
 def _reap() -> None:

@@ -138,8 +138,17 @@ def _recv_msg(sock: socket.socket, maxfds: int = 0):
 
 
 class _Zygote:
-    def __init__(self):
+    """A zygote process this process started and owns (it exits when we
+    close our socket or die).  With ``shareable``, it also listens on a
+    control socket (:attr:`control`) that other processes — the grading
+    pool's workers — use to :class:`_Attached` to it.  The start is not
+    waited for: the first :meth:`spawn` (or :attr:`info`) waits."""
+
+    def __init__(self, shareable: bool = False):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ctl_ours = ctl_theirs = None
+        if shareable:
+            ctl_ours, ctl_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         import autograder
         import nn_core
         roots = []
@@ -148,51 +157,61 @@ class _Zygote:
             if root not in roots:
                 roots.append(root)
         boot = ("import sys; sys.path[:0] = %r; "
-                "from autograder.sandbox._zygote import main; main(%d)" % (roots, theirs.fileno()))
+                "from autograder.sandbox._zygote import main; main(%d, %d)"
+                % (roots, theirs.fileno(), ctl_theirs.fileno() if ctl_theirs else -1))
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "NUMEXPR_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
                "TMPDIR": tempfile.gettempdir()}
         debug = os.environ.get("NNGRADE_SANDBOX_DEBUG")
+        passed = [theirs.fileno()] + ([ctl_theirs.fileno()] if ctl_theirs else [])
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-c", boot], pass_fds=[theirs.fileno()], env=env,
+            [sys.executable, "-I", "-B", "-c", boot], pass_fds=passed, env=env,
             cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=None if debug else subprocess.DEVNULL, start_new_session=True)
         theirs.close()
+        if ctl_theirs is not None:
+            ctl_theirs.close()
         self.sock = ours
+        self.control = ctl_ours
         self.owner = os.getpid()
         self.lock = threading.Lock()
-        ours.settimeout(300)
+        self._info: dict | None = None
+
+    @property
+    def info(self) -> dict:
+        """The zygote's start-up report (waits for the start)."""
+        with self.lock:
+            self._wait_ready()
+        return self._info
+
+    def _wait_ready(self) -> None:
+        if self._info is not None:
+            return
+        self.sock.settimeout(300)
         try:
-            body, _ = _recv_msg(ours)
-            self.info = json.loads(body)
+            body, _ = _recv_msg(self.sock)
+            self._info = json.loads(body)
         except (OSError, ValueError, SandboxError) as exc:
             self.close()
             raise SandboxError(f"the sandbox zygote did not start: {exc}") from None
-        ours.settimeout(60)
+        self.sock.settimeout(60)
 
     def alive(self) -> bool:
         return self.proc.poll() is None and self.owner == os.getpid()
 
     def spawn(self, fds: list[int]) -> tuple[int, int | None]:
         with self.lock:
-            try:
-                socket.send_fds(self.sock, [b"R"], fds)
-                body, got = _recv_msg(self.sock, maxfds=2)
-            except (OSError, SandboxError) as exc:
-                raise SandboxError(f"the sandbox zygote failed: {exc}") from None
-        (pid,) = struct.unpack("<q", body)
-        if pid < 0:
-            for fd in got:
-                os.close(fd)
-            raise SandboxError(f"the sandbox zygote could not fork: {os.strerror(-pid)}")
-        return pid, (got[0] if got else None)
+            self._wait_ready()
+            return _spawn(self.sock, fds)
 
     def close(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        for sock in (self.sock, self.control):
+            try:
+                if sock is not None:
+                    sock.close()
+            except OSError:
+                pass
         if self.owner == os.getpid():
             try:
                 self.proc.wait(timeout=5)
@@ -201,24 +220,116 @@ class _Zygote:
                 self.proc.wait()
 
 
-_zygote: _Zygote | None = None
+class _Attached:
+    """A connection of ours to a zygote another process owns, made through
+    its control socket: we send one end of a new socketpair, the zygote
+    serves the other like its owner's."""
+
+    def __init__(self, control: socket.socket):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            socket.send_fds(control, [b"C"], [theirs.fileno()])
+        except OSError as exc:
+            ours.close()
+            raise SandboxError(f"the shared sandbox zygote is gone: {exc}") from None
+        finally:
+            theirs.close()
+        self.sock = ours
+        self.owner = os.getpid()
+        self.lock = threading.Lock()
+        ours.settimeout(300)
+        try:
+            body, _ = _recv_msg(ours)
+            self.info = json.loads(body)
+        except (OSError, ValueError, SandboxError) as exc:
+            ours.close()
+            raise SandboxError(f"the shared sandbox zygote did not answer: {exc}") from None
+        ours.settimeout(60)
+
+    def alive(self) -> bool:
+        if self.owner != os.getpid():
+            return False
+        try:                                  # readable with nothing to read = closed
+            r, _, _ = select.select([self.sock], [], [], 0)
+            return not r or self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+        except OSError:
+            return False
+
+    def spawn(self, fds: list[int]) -> tuple[int, int | None]:
+        with self.lock:
+            return _spawn(self.sock, fds)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def _spawn(sock: socket.socket, fds: list[int]) -> tuple[int, int | None]:
+    """Ask the zygote on ``sock`` for a supervisor of one attempt."""
+    try:
+        socket.send_fds(sock, [b"R"], fds)
+        body, got = _recv_msg(sock, maxfds=2)
+    except (OSError, SandboxError) as exc:
+        raise SandboxError(f"the sandbox zygote failed: {exc}") from None
+    (pid,) = struct.unpack("<q", body)
+    if pid < 0:
+        for fd in got:
+            os.close(fd)
+        raise SandboxError(f"the sandbox zygote could not fork: {os.strerror(-pid)}")
+    return pid, (got[0] if got else None)
+
+
+_zygote: _Zygote | _Attached | None = None
 _zlock = threading.Lock()
+#: the control socket of a zygote shared with this process (see attach())
+_shared_control: socket.socket | None = None
 
 
-def _get_zygote() -> _Zygote:
+def start_shared_zygote() -> _Zygote:
+    """Start (without waiting) this process's zygote, shareable: pass its
+    :attr:`~_Zygote.control` socket to other processes (a pool initializer
+    calling :func:`attach`) so that one zygote serves them all.  Returns
+    it; :func:`shutdown` stops it."""
+    global _zygote
+    with _zlock:
+        if isinstance(_zygote, _Zygote) and _zygote.alive() and _zygote.control is not None:
+            return _zygote
+        if _zygote is not None and _zygote.owner == os.getpid():
+            _zygote.close()
+        _zygote = _Zygote(shareable=True)
+        return _zygote
+
+
+def attach(control: socket.socket | None) -> None:
+    """Use the shared zygote behind ``control`` (from
+    :func:`start_shared_zygote` in another process) instead of starting one
+    of our own; if it is gone, we start our own after all."""
+    global _shared_control
+    _shared_control = control
+
+
+def _get_zygote() -> _Zygote | _Attached:
     global _zygote
     with _zlock:
         if _zygote is not None and not _zygote.alive():
             if _zygote.owner == os.getpid():
                 _zygote.close()
             _zygote = None
+        if _zygote is None and _shared_control is not None:
+            try:
+                _zygote = _Attached(_shared_control)
+            except SandboxError:
+                pass
         if _zygote is None:
             _zygote = _Zygote()
         return _zygote
 
 
 def shutdown() -> None:
-    """Stop this process's zygote (a later run starts a new one)."""
+    """Stop this process's zygote, or leave the shared one (a later run
+    starts or attaches again)."""
     global _zygote
     with _zlock:
         if _zygote is not None and _zygote.owner == os.getpid():
@@ -233,13 +344,14 @@ def zygote_info() -> dict:
 
 def _forget_after_fork() -> None:
     """In a forked grader process the parent's zygote is not ours: drop our
-    copy of its socket (a new zygote starts on first use)."""
-    global _zygote
-    z = _zygote
-    _zygote = None
-    if z is not None:
+    copy of its sockets (a new zygote starts on first use)."""
+    global _zygote, _shared_control
+    z, ctl = _zygote, _shared_control
+    _zygote = _shared_control = None
+    for sock in (getattr(z, "sock", None), getattr(z, "control", None), ctl):
         try:
-            z.sock.close()
+            if sock is not None:
+                sock.close()
         except OSError:
             pass
 
@@ -577,7 +689,7 @@ def run_submission(notebook, assignment: str, student: str | None, course, plans
         except NotebookError as exc:
             notes.append(f"source notebook unreadable ({exc.en}): locked cells not restored")
     cells, cell_notes = prepare_cells(nb, assignment, src_nb)
-    _get_zygote()                 # (re)started outside the submission's time budget
+    _get_zygote().info            # (re)started outside the submission's time budget
     t0 = time.monotonic()
     notes.extend(cell_notes)
     if src_nb is None:
