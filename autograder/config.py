@@ -328,7 +328,7 @@ def _scalar(node: yaml.Node, spec: Scalar, ctx: _Context, path: str) -> Any:
     if spec.kind == "str":
         if type(value) is not str:
             # a plain scalar such as 2 or 1.5 where text is wanted: keep its text
-            if node.style is None and type(value) in (int, float):
+            if not node.style and type(value) in (int, float):
                 value = node.value
             else:
                 ctx.error(path, bad, _line(node))
@@ -336,7 +336,7 @@ def _scalar(node: yaml.Node, spec: Scalar, ctx: _Context, path: str) -> Any:
         if type(value) is not bool:
             ctx.error(path, bad, _line(node))
     else:
-        if type(value) is str and node.style is None and _NUMBER_RE.fullmatch(value):
+        if type(value) is str and not node.style and _NUMBER_RE.fullmatch(value):
             value = float(value)  # YAML 1.1 reads 1e-6 (no dot) as text
         if type(value) is bool or type(value) not in (int, float):
             ctx.error(path, bad, _line(node))
@@ -684,10 +684,15 @@ def _build(data: dict, ctx: _Context) -> Course:
 # ==========================================================================
 # entry points
 
+#: libyaml's parser where PyYAML was built with it (about 10x faster: every
+#: sandboxed notebook's setup() reads course.yaml), else the pure-Python one
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_course(text: str, source: str = "<course.yaml>") -> Course:
     """Validate YAML ``text`` and build the :class:`Course`; ``source`` names
     it in error messages."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         try:
             node = loader.get_single_node()

@@ -99,6 +99,26 @@ def test_exponent_without_dot_is_a_number():
     assert parse_course(text).tolerance.rtol == 0.005
 
 
+@pytest.mark.parametrize("edit", [("", ""), ("rtol: 0.005", "rtol: 5e-3"),
+                                  ("points: 4", "points: '4'")])
+def test_libyaml_and_python_parsers_agree(monkeypatch, edit):
+    """course.yaml is read with libyaml's parser where PyYAML has it; the
+    pure-Python parser (the fallback) gives the same course, or the same error."""
+    import yaml
+    import autograder.config as config
+    if not getattr(yaml, "__with_libyaml__", False):
+        pytest.skip("PyYAML without libyaml")
+    text = TEXT.replace(*edit, 1)
+    out = {}
+    for loader in (yaml.CSafeLoader, yaml.SafeLoader):
+        monkeypatch.setattr(config, "_Loader", loader)
+        try:
+            out[loader] = parse_course(text)
+        except ConfigError as exc:
+            out[loader] = str(exc)
+    assert out[yaml.CSafeLoader] == out[yaml.SafeLoader]
+
+
 def test_ecf_credit():
     base = TEXT.replace("ecf:\n  policy: full\n", "ecf:\n  policy: partial\n  fraction: 0.3\n")
     assert parse_course(base).ecf.credit == 0.3

@@ -47,7 +47,7 @@ UID_BASE = 0x50000000
 
 PRELOAD = ("csv", "json", "fractions", "decimal", "random", "statistics", "functools",
            "itertools", "collections", "copy", "math", "time", "re", "string", "textwrap",
-           "dataclasses", "typing", "warnings", "pprint", "numpy", "sympy", "IPython.core.inputtransformer2", "nn_core", "autograder",
+           "dataclasses", "typing", "warnings", "pprint", "numpy", "numpy.random", "numpy.linalg", "sympy", "IPython.core.inputtransformer2", "nn_core", "autograder",
            "autograder.protocol", "autograder.numeric", "autograder.functions",
            "autograder.questions", "autograder.judge", "autograder.config",
            "autograder.formula", "autograder.results", "autograder.variants",
