@@ -33,7 +33,11 @@ What is enforced (Linux; measured on this project's VM, kernel 6.x)
   ``python -I`` process started once per grading process, which has
   already imported numpy, sympy, nn_core, autograder, IPython's input
   transformer and matplotlib/Agg), so a run starts in milliseconds, without
-  a Jupyter kernel.  The zygote gets the run's request as a sealed memfd it
+  a Jupyter kernel.  A grading pool shares one zygote: the parent starts it
+  (:func:`~autograder.sandbox.runner.start_shared_zygote`) and each worker
+  attaches through a control socket that only the pool holds
+  (:func:`~autograder.sandbox.runner.attach`); no sandboxed child has any
+  socket to it.  The zygote gets the run's request as a sealed memfd it
   never reads, so one child can never find another student's notebook in
   the memory it inherits.
 * **Namespaces** (``isolation="auto"``, the default): the child is pid 1 of
