@@ -199,9 +199,12 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
     if job is grade_job and scheduler is None and \
             (force or not all(store.has(assignment, sub.student) for sub in submissions)):
         # the sandbox's zygote (a second of imports) warms up from now on,
-        # while this process looks at the stored results and starts its pool
+        # while this process looks at the stored results and starts its pool;
+        # it imports what the released notebook imports (not every plotting
+        # library for an assignment that plots nothing)
         from .sandbox import runner
-        runner.start_shared_zygote()
+        runner.start_shared_zygote(
+            runner.notebook_imports(source_notebook) if source_notebook else None)
     for sub in submissions:
         if not force and store.has(assignment, sub.student):
             try:

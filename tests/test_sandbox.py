@@ -764,3 +764,35 @@ def test_child_of_the_shared_zygote_has_no_socket_to_it(course, tmp_path):
     out = _cells(result)[1]["output"]
     assert "FDS" in out and "SOCKET" not in out, out
     assert result.score == result.max_score
+
+
+def test_notebook_imports_reads_import_lines(tmp_path):
+    """What the zygote preloads for an assignment: the modules its released
+    notebook imports (aliases, lists and ``from`` imports; magics and text
+    ignored); None when the notebook cannot be read."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("import os"),
+        nbformat.v4.new_code_cell("import numpy as np, json\nfrom nn_core.data import digits\n"
+                                  "%matplotlib inline\n  import matplotlib.pyplot as plt\n"
+                                  "x = 1  # import nothing\nimport numpy"),
+    ])
+    path = _write(tmp_path, nb)
+    assert sandbox_runner.notebook_imports(path) == ["numpy", "json", "nn_core.data",
+                                                      "matplotlib.pyplot"]
+    assert sandbox_runner.notebook_imports(tmp_path / "missing.ipynb") is None
+
+
+def test_module_not_preloaded_is_imported_by_the_child(course, tmp_path):
+    """A zygote told the notebook imports nothing beyond the standard set
+    (so not matplotlib) still runs a submission that plots: the child
+    imports it itself."""
+    sandbox_runner.shutdown()
+    sandbox_runner.start_shared_zygote(preload=[])
+    try:
+        plot = ("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.savefig('f.png')\n"
+                "import os\nprint('PLOTTED', os.path.getsize('f.png') > 0)")
+        result, _ = _grade(course, tmp_path, a4_notebook(course, "yan", after={"q1": plot}), "yan")
+        assert "PLOTTED True" in _cells(result)[1]["output"]
+        assert result.score == result.max_score
+    finally:
+        sandbox_runner.shutdown()

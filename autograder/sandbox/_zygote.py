@@ -54,33 +54,42 @@ PRELOAD = ("csv", "json", "fractions", "decimal", "random", "statistics", "funct
            "autograder.sandbox._child", "autograder.notebook")
 
 
-def preload() -> dict:
+#: what a notebook plots with; imported (Agg backend) unless the zygote is
+#: told which modules the assignment's notebook imports and this is not one
+PLOTTING = ("matplotlib", "matplotlib.pyplot")
+
+
+def preload(extra: list[str] | None = None) -> dict:
+    """Import :data:`PRELOAD`, every module of nn_core and of the questions,
+    then ``extra`` (the modules the assignment's released notebook imports),
+    or, when ``extra`` is ``None`` (not known), :data:`PLOTTING`.  A child
+    imports anything else itself."""
     import importlib
     import pkgutil
     t0 = time.perf_counter()
     failed = {}
-    for name in PRELOAD:
+
+    def load(name: str) -> None:
         try:
+            if name.partition(".")[0] == "matplotlib":
+                import matplotlib
+                matplotlib.use("Agg")
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 — e.g. a module not written yet
             failed[name] = f"{type(exc).__name__}: {exc}"[:200]
+
+    for name in PRELOAD:
+        load(name)
     for pkg in ("nn_core", "autograder.questions"):
         mod = sys.modules.get(pkg)
         if mod is None:
             continue
         for info in pkgutil.walk_packages(mod.__path__, pkg + "."):
-            if info.name.endswith(("__main__", ".demo")):
-                continue
-            try:
-                importlib.import_module(info.name)
-            except Exception as exc:  # noqa: BLE001
-                failed[info.name] = f"{type(exc).__name__}: {exc}"[:200]
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot  # noqa: F401
-    except Exception as exc:  # noqa: BLE001
-        failed["matplotlib"] = f"{type(exc).__name__}: {exc}"[:200]
+            if not info.name.endswith(("__main__", ".demo")):
+                load(info.name)
+    for name in (PLOTTING if extra is None else extra):
+        if name not in sys.modules:
+            load(name)
     _allowed_paths()
     import gc
     gc.collect()
@@ -99,14 +108,15 @@ def _send_msg(sock: socket.socket, payload: bytes, fds=()) -> None:
         sock.sendall(head + payload)
 
 
-def main(fd: int, ctl_fd: int = -1) -> None:
+def main(fd: int, ctl_fd: int = -1, extra: list[str] | None = None) -> None:
     """The zygote's loop: one request → one forked supervisor.
 
     ``fd`` is the owner's connection (the zygote exits when it closes);
     ``ctl_fd``, if given, a ``SOCK_SEQPACKET`` socket on which processes the
     owner shared its other end with (the grading pool's workers) attach: each
     sends ``b"C"`` with one end of a socketpair of its own, which becomes
-    one more connection served like the owner's."""
+    one more connection served like the owner's.  ``extra``: see
+    :func:`preload`."""
     import shutil
     import tempfile
     sock = socket.socket(fileno=fd)
@@ -119,15 +129,16 @@ def main(fd: int, ctl_fd: int = -1) -> None:
     home = tempfile.mkdtemp(prefix="nngrade-zygote-")     # matplotlib's cache, at start-up
     os.environ["HOME"] = os.environ["MPLCONFIGDIR"] = home
     try:
-        _serve(sock, ctl)
+        _serve(sock, ctl, extra)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     os._exit(0)
 
 
-def _serve(sock: socket.socket, ctl: socket.socket | None = None) -> None:
+def _serve(sock: socket.socket, ctl: socket.socket | None = None,
+           extra: list[str] | None = None) -> None:
     import selectors
-    info = preload()
+    info = preload(extra)
     info["pid"] = os.getpid()
     info["euid"] = os.geteuid()
     hello = json.dumps(info).encode()

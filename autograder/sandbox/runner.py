@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -142,9 +143,11 @@ class _Zygote:
     close our socket or die).  With ``shareable``, it also listens on a
     control socket (:attr:`control`) that other processes — the grading
     pool's workers — use to :class:`_Attached` to it.  The start is not
-    waited for: the first :meth:`spawn` (or :attr:`info`) waits."""
+    waited for: the first :meth:`spawn` (or :attr:`info`) waits.
+    ``preload``: the modules the assignment's notebook imports (see
+    :func:`autograder.sandbox._zygote.preload`)."""
 
-    def __init__(self, shareable: bool = False):
+    def __init__(self, shareable: bool = False, preload: list[str] | None = None):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ctl_ours = ctl_theirs = None
         if shareable:
@@ -157,8 +160,10 @@ class _Zygote:
             if root not in roots:
                 roots.append(root)
         boot = ("import sys; sys.path[:0] = %r; "
-                "from autograder.sandbox._zygote import main; main(%d, %d)"
-                % (roots, theirs.fileno(), ctl_theirs.fileno() if ctl_theirs else -1))
+                "from autograder.sandbox._zygote import main; main(%d, %d, %r)"
+                % (roots, theirs.fileno(), ctl_theirs.fileno() if ctl_theirs else -1,
+                   None if preload is None else
+                   [m for m in preload if _MODULE_NAME.fullmatch(m)]))
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "NUMEXPR_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
@@ -287,19 +292,50 @@ _zlock = threading.Lock()
 _shared_control: socket.socket | None = None
 
 
-def start_shared_zygote() -> _Zygote:
+_MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def start_shared_zygote(preload: list[str] | None = None) -> _Zygote:
     """Start (without waiting) this process's zygote, shareable: pass its
     :attr:`~_Zygote.control` socket to other processes (a pool initializer
-    calling :func:`attach`) so that one zygote serves them all.  Returns
-    it; :func:`shutdown` stops it."""
+    calling :func:`attach`) so that one zygote serves them all.  ``preload``:
+    the modules the assignment's notebook imports (:func:`notebook_imports`),
+    imported by the zygote beyond its standard set.  A running shareable
+    zygote is reused.  Returns it; :func:`shutdown` stops it."""
     global _zygote
     with _zlock:
         if isinstance(_zygote, _Zygote) and _zygote.alive() and _zygote.control is not None:
             return _zygote
         if _zygote is not None and _zygote.owner == os.getpid():
             _zygote.close()
-        _zygote = _Zygote(shareable=True)
+        _zygote = _Zygote(shareable=True, preload=preload)
         return _zygote
+
+
+def notebook_imports(path: str | os.PathLike) -> list[str] | None:
+    """The modules the code cells of the (instructor's) notebook at
+    ``path`` import, by a plain reading of its ``import``/``from`` lines;
+    ``None`` when it cannot be read."""
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+        cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+        found: list[str] = []
+        for cell in cells:
+            src = cell.get("source", "")
+            for line in (src if isinstance(src, str) else "".join(src)).splitlines():
+                m = _IMPORT_LINE.match(line)
+                if not m:
+                    continue
+                names = [m.group(1)] if m.group(1) else \
+                    [part.split()[0] for part in m.group(2).split(",") if part.split()]
+                found.extend(n for n in names if _MODULE_NAME.fullmatch(n) and n not in found)
+        return found
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
+_IMPORT_LINE = re.compile(r"\s*(?:from\s+([\w.]+)\s+import\b|import\s+([\w.]+(?:\s+as\s+\w+)?"
+                          r"(?:\s*,\s*[\w.]+(?:\s+as\s+\w+)?)*))")
 
 
 def attach(control: socket.socket | None) -> None:
