@@ -185,3 +185,26 @@ def test_order_parts_partial_credit_and_mistakes_through_grade_assignment():
     assert fwd.details.get("leading_term_only") and fwd.diagnosis is None
     assert bwd.status == "wrong" and bwd.diagnosis == "count_missing_backward_term"
     assert res["A6.q1/layer_mul"].status == "correct"
+
+
+def test_registry_loads_an_assignment_on_demand():
+    """``questions_of``/``get_question`` import only that assignment's
+    modules, and give the same questions, in the same order, as the whole
+    registry; a module defining another assignment's question is refused."""
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "from autograder.questions import questions_of, get_question\n"
+            "ids = [q.id for q in questions_of('A3')]\n"
+            "assert get_question('A4.q1').assignment == 'A4'\n"
+            "print(ids, sorted(m for m in sys.modules if m.startswith('autograder.questions.a')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ("['A3.q1', 'A3.q2'] ['autograder.questions.a3', "
+                                  "'autograder.questions.a4']")
+    import autograder.questions as registry
+    for aid in registry.MODULES:
+        assert [q.id for q in questions_of(aid)] == \
+            [qid for qid, q in QUESTIONS.items() if q.assignment == aid]
+    with pytest.raises(KeyError, match="A0.q1"):
+        get_question("A0.q1")
+

@@ -1,23 +1,54 @@
-"""The registry of question definitions, one module per assignment."""
+"""The registry of question definitions, one module per assignment.
+
+Modules are imported when their assignment is first asked for (the A1/A2
+formula questions pull in SymPy, which grading A3 does not need);
+``QUESTIONS`` (every question) imports them all.
+"""
 from __future__ import annotations
 
-from . import a1, a1_functions, a2, a3, a4, a5, a6, a7, a8, a9
+import importlib
+
 from .base import Mistake, Part, Policy, Question
 
 __all__ = ["QUESTIONS", "get_question", "questions_of", "Question", "Part", "Mistake", "Policy"]
 
-QUESTIONS: dict[str, Question] = {q.id: q for mod in (a1, a1_functions, a2, a3, a4, a5, a6, a7, a8, a9) for q in mod.QUESTIONS}
+#: the modules defining each assignment's questions, in question order
+MODULES: dict[str, tuple[str, ...]] = {
+    "A1": ("a1", "a1_functions"), "A2": ("a2",), "A3": ("a3",), "A4": ("a4",),
+    "A5": ("a5",), "A6": ("a6",), "A7": ("a7",), "A8": ("a8",), "A9": ("a9",)}
+
+_loaded: dict[str, dict[str, Question]] = {}
+
+
+def _assignment_questions(assignment: str) -> dict[str, Question]:
+    found = _loaded.get(assignment)
+    if found is None:
+        found = {}
+        for name in MODULES.get(assignment, ()):
+            for q in importlib.import_module(f"{__name__}.{name}").QUESTIONS:
+                if q.assignment != assignment:
+                    raise RuntimeError(f"{name} defines {q.id}, not a question of {assignment}")
+                found[q.id] = q
+        _loaded[assignment] = found
+    return found
+
+
+def __getattr__(name: str):
+    if name == "QUESTIONS":
+        return {qid: q for a in MODULES for qid, q in _assignment_questions(a).items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_question(qid: str) -> Question:
     try:
-        return QUESTIONS[qid]
+        return _assignment_questions(qid.partition(".")[0])[qid]
     except KeyError:
-        raise KeyError(f"unknown question {qid!r}; known: {sorted(QUESTIONS)}") from None
+        raise KeyError(f"unknown question {qid!r}; known: {sorted(__getattr__('QUESTIONS'))}") \
+            from None
 
 
 def questions_of(assignment: str) -> list[Question]:
-    qs = [q for q in QUESTIONS.values() if q.assignment == assignment]
+    qs = list(_assignment_questions(assignment).values())
     if not qs:
         raise KeyError(f"no questions defined for assignment {assignment!r}")
     return qs

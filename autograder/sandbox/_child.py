@@ -297,8 +297,10 @@ class _Answers:
 def _immutable(value) -> bool:
     if value is None or type(value) in (str, int, float, bool):
         return True
+    sympy = sys.modules.get("sympy")      # a SymPy object means SymPy is loaded
+    if sympy is None:
+        return False
     try:
-        import sympy
         return isinstance(value, sympy.Basic) and type(value).__module__.startswith("sympy")
     except Exception:  # noqa: BLE001
         return False
