@@ -122,15 +122,8 @@ class _GradebookWriter:
 
     def _work(self) -> None:
         import queue
-        import threading
 
         from .gradebook import GradebookStore
-        try:
-            # the gradebook's imports and writes yield the cores to grading
-            # (on Linux the nice value is per thread)
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except (OSError, AttributeError):
-            pass
         try:
             with GradebookStore(self.url) as gb:
                 pending = self._stale(gb)
