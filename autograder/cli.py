@@ -195,13 +195,18 @@ def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, for
         bar.total = total
         bar.update(1)
         bar.set_postfix_str(student)
-    from .gradebook import GradebookError
     try:
         run = grade_class(course, course_path, aid, subs, _store(root), gradebook_url=gradebook_url,
                           source_notebook=source if Path(source).is_file() else None,
                           workers=workers, force=force, scheduler=scheduler, progress=progress)
-    except (OSError, GradebookError) as exc:
+    except OSError as exc:
         _fail(str(exc))
+    except Exception as exc:
+        # (not imported up front: SQLAlchemy's import would delay the start)
+        gradebook = sys.modules.get("autograder.gradebook")
+        if gradebook is not None and isinstance(exc, gradebook.GradebookError):
+            _fail(str(exc))
+        raise
     finally:
         bar.close()
     for student, why in run.unreadable:

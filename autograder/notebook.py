@@ -242,6 +242,11 @@ class CheckReport:
         return self.text
 
 
+#: modules a notebook function imports on its first call (a sandbox zygote
+#: preloads them for an assignment whose notebook calls the function)
+RUNTIME_IMPORTS = {"show_derivation": ("nn_core.symbolic", "IPython.display")}
+
+
 def show_derivation(name: str) -> None:
     """Display the SymPy derivation ``name`` (see :mod:`nn_core.symbolic`)
     step by step, in the course language — the worked solutions use it."""

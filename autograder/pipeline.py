@@ -193,11 +193,13 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
             (force or not all(store.has(assignment, sub.student) for sub in submissions)):
         # the sandbox's zygote (a second of imports) warms up from now on,
         # while this process looks at the stored results and starts its pool;
-        # it imports what the released notebook imports (not every plotting
-        # library for an assignment that plots nothing)
+        # it imports what the released notebook and the assignment's questions
+        # use (not SymPy or a plotting library for an assignment without)
+        from .questions import MODULES
         from .sandbox import runner
-        runner.start_shared_zygote(
-            runner.notebook_imports(source_notebook) if source_notebook else None)
+        imports = runner.notebook_imports(source_notebook) if source_notebook else None
+        runner.start_shared_zygote(None if imports is None else imports + [
+            f"autograder.questions.{m}" for m in MODULES.get(assignment, ())])
     for sub in submissions:
         if not force and store.has(assignment, sub.student):
             try:

@@ -780,6 +780,11 @@ def test_notebook_imports_reads_import_lines(tmp_path):
     assert sandbox_runner.notebook_imports(path) == ["numpy", "json", "nn_core.data",
                                                       "matplotlib.pyplot"]
     assert sandbox_runner.notebook_imports(tmp_path / "missing.ipynb") is None
+    # a toolkit function that imports on its first call brings its modules
+    from autograder.notebook import RUNTIME_IMPORTS
+    nb.cells.append(nbformat.v4.new_code_cell("show_derivation('a3_backprop')"))
+    path = _write(tmp_path, nb, "with_derivation.ipynb")
+    assert sandbox_runner.notebook_imports(path)[4:] == list(RUNTIME_IMPORTS["show_derivation"])
 
 
 def test_module_not_preloaded_is_imported_by_the_child(course, tmp_path):

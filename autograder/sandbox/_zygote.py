@@ -45,31 +45,36 @@ from . import wire
 #: UID_BASE + the supervisor's pid, so concurrent sandboxes never share a uid
 UID_BASE = 0x50000000
 
+#: what every zygote imports
 PRELOAD = ("csv", "json", "fractions", "decimal", "random", "statistics", "functools",
            "itertools", "collections", "copy", "math", "time", "re", "string", "textwrap",
-           "dataclasses", "typing", "warnings", "pprint", "numpy", "numpy.random", "numpy.linalg", "sympy", "IPython.core.inputtransformer2", "nn_core", "autograder",
+           "dataclasses", "typing", "warnings", "pprint", "numpy", "numpy.random",
+           "numpy.linalg", "IPython.core.inputtransformer2", "nn_core", "autograder",
            "autograder.protocol", "autograder.numeric", "autograder.functions",
            "autograder.questions", "autograder.judge", "autograder.config",
-           "autograder.formula", "autograder.results", "autograder.variants",
-           "autograder.sandbox._child", "autograder.notebook")
-
-
-#: what a notebook plots with; imported (Agg backend) unless the zygote is
-#: told which modules the assignment's notebook imports and this is not one
-PLOTTING = ("matplotlib", "matplotlib.pyplot")
+           "autograder.results", "autograder.variants", "autograder.sandbox._child",
+           "autograder.notebook")
+#: what a zygote that does not know the assignment imports as well: SymPy
+#: and the formula checker, and what a notebook plots with (Agg backend),
+#: then every module of nn_core and of the questions
+EVERYTHING = ("sympy", "autograder.formula", "matplotlib", "matplotlib.pyplot")
 
 
 def preload(extra: list[str] | None = None) -> dict:
-    """Import :data:`PRELOAD`, every module of nn_core and of the questions,
-    then ``extra`` (the modules the assignment's released notebook imports),
-    or, when ``extra`` is ``None`` (not known), :data:`PLOTTING`.  A child
-    imports anything else itself."""
+    """Import :data:`PRELOAD` and then ``extra`` — what the assignment's
+    released notebook uses and its questions' modules (see
+    :func:`autograder.sandbox.runner.notebook_imports`) — or, when ``extra``
+    is ``None`` (the assignment is not known), :data:`EVERYTHING` and every
+    module of nn_core and of the questions.  A child imports anything else
+    itself (correct, only slower)."""
     import importlib
     import pkgutil
     t0 = time.perf_counter()
     failed = {}
 
     def load(name: str) -> None:
+        if name in sys.modules:
+            return
         try:
             if name.partition(".")[0] == "matplotlib":
                 import matplotlib
@@ -80,16 +85,19 @@ def preload(extra: list[str] | None = None) -> dict:
 
     for name in PRELOAD:
         load(name)
-    for pkg in ("nn_core", "autograder.questions"):
-        mod = sys.modules.get(pkg)
-        if mod is None:
-            continue
-        for info in pkgutil.walk_packages(mod.__path__, pkg + "."):
-            if not info.name.endswith(("__main__", ".demo")):
-                load(info.name)
-    for name in (PLOTTING if extra is None else extra):
-        if name not in sys.modules:
+    if extra is not None:
+        for name in extra:
             load(name)
+    else:
+        for name in EVERYTHING:
+            load(name)
+        for pkg in ("nn_core", "autograder.questions"):
+            mod = sys.modules.get(pkg)
+            if mod is None:
+                continue
+            for info in pkgutil.walk_packages(mod.__path__, pkg + "."):
+                if not info.name.endswith(("__main__", ".demo")):
+                    load(info.name)
     _allowed_paths()
     import gc
     gc.collect()

@@ -314,8 +314,11 @@ def start_shared_zygote(preload: list[str] | None = None) -> _Zygote:
 
 def notebook_imports(path: str | os.PathLike) -> list[str] | None:
     """The modules the code cells of the (instructor's) notebook at
-    ``path`` import, by a plain reading of its ``import``/``from`` lines;
-    ``None`` when it cannot be read."""
+    ``path`` import, by a plain reading of its ``import``/``from`` lines, and
+    those the toolkit's notebook functions it calls import on first use
+    (:data:`autograder.notebook.RUNTIME_IMPORTS`); ``None`` when it cannot
+    be read."""
+    from ..notebook import RUNTIME_IMPORTS
     try:
         nb = json.loads(Path(path).read_text(encoding="utf-8"))
         cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
@@ -329,6 +332,11 @@ def notebook_imports(path: str | os.PathLike) -> list[str] | None:
                 names = [m.group(1)] if m.group(1) else \
                     [part.split()[0] for part in m.group(2).split(",") if part.split()]
                 found.extend(n for n in names if _MODULE_NAME.fullmatch(n) and n not in found)
+        code = "\n".join(c.get("source", "") if isinstance(c.get("source", ""), str)
+                          else "".join(c["source"]) for c in cells)
+        for function, modules in RUNTIME_IMPORTS.items():
+            if re.search(rf"\b{function}\s*\(", code):
+                found.extend(m for m in modules if m not in found)
         return found
     except (OSError, ValueError, TypeError, AttributeError):
         return None
