@@ -161,3 +161,29 @@ def test_dask_cluster_gives_the_same_grades(demo, tmp_path):
     assert sorted(run.graded) == ["alice", "bob", "dave"]
     for s in run.graded:
         assert store.load("A3", s).score == results[s].score
+
+
+def test_command_exits_quickly_with_its_output_and_code(tmp_path):
+    """The ``nngrade`` command (``autograder.cli:run``) skips the
+    interpreter's teardown: what it printed still arrives whole through a
+    pipe, exit handlers still run, and the exit code is click's."""
+    import subprocess
+    import sys
+
+    def nngrade(*args):
+        return subprocess.run([sys.executable, "-m", "autograder.cli", *args],
+                              capture_output=True, text=True, timeout=120)
+    ok = nngrade("--help")
+    assert ok.returncode == 0 and ok.stdout.count("\n") > 5
+    assert all(verb in ok.stdout for verb in ("release", "validate", "grade", "feedback",
+                                                "export", "stats", "demo"))
+    usage = nngrade("grade", str(tmp_path / "missing"), "-a", "A3")
+    assert usage.returncode == 2 and "does not exist" in usage.stderr
+    marker = tmp_path / "atexit-ran"
+    code = (f"import atexit, sys; atexit.register(lambda: open({str(marker)!r}, 'w').close()); "
+            f"sys.argv = ['nngrade', 'stats', {str(tmp_path)!r}, '-a', 'A3']; "
+            f"from autograder.cli import run; print('x' * 100000, end=''); run()")
+    failing = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=120)
+    assert failing.returncode == 1 and failing.stdout == "x" * 100000
+    assert marker.exists()
