@@ -189,6 +189,7 @@ def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, for
     if not subs:
         _fail(_say(course, f"{root} 中没有 {aid} 的提交。", f"no submissions of {aid} under {root}."))
     source = source or (course_path.parent / "exercises" / name)
+    tqdm.monitor_interval = 0        # no monitor thread: the grading pool forks from here
     bar = tqdm(total=len(subs), desc=f"{aid}", unit="nb", disable=quiet, file=sys.stderr)
 
     def progress(done, total, student):

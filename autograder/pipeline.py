@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -110,7 +111,9 @@ class _GradebookWriter:
         self.error: BaseException | None = None
         self.closed = False                         # the end marker was taken
         self.thread = threading.Thread(target=self._work, name="nngrade-gradebook", daemon=True)
-        if gradebook_url is not None:
+
+    def start(self) -> None:
+        if self.url is not None and not self.thread.is_alive():
             self.thread.start()
 
     def put(self, result: AssignmentResult) -> None:
@@ -169,6 +172,7 @@ class _GradebookWriter:
     def close(self) -> None:
         if self.url is None:
             return
+        self.start()                                # (if the run ended before it started)
         self.queue.put(None)
         self.thread.join()
         if self.error is not None:
@@ -230,20 +234,25 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
             progress(len(run.graded) + len(run.failed), total, sub.student)
 
     try:
-        _dispatch(todo, args, job, finish, workers, scheduler)
+        _dispatch(todo, args, job, finish, workers, scheduler, ready=writer.start)
     finally:
         writer.close()
     run.seconds = time.perf_counter() - started
     return run
 
 
-def _dispatch(todo, args, job, finish, workers, scheduler) -> None:
-    """Run ``job(*a)`` for every submission; ``finish`` each as it completes."""
+def _dispatch(todo, args, job, finish, workers, scheduler, ready=lambda: None) -> None:
+    """Run ``job(*a)`` for every submission; ``finish`` each as it completes.
+    ``ready()`` is called once the worker processes exist (it may start
+    threads)."""
+    pool_path = todo and scheduler is None and (workers or os.cpu_count() or 1) > 1
+    if not pool_path:
+        ready()
     if not todo:
         pass
     elif scheduler is not None:
         _run_dask(scheduler, job, todo, args, finish)
-    elif (workers or os.cpu_count() or 1) == 1:
+    elif not pool_path:
         for sub, a in zip(todo, args):
             try:
                 text, error = job(*a), None
@@ -251,42 +260,58 @@ def _dispatch(todo, args, job, finish, workers, scheduler) -> None:
                 text, error = None, f"{type(exc).__name__}: {exc}"
             finish(sub, text, error)            # a failed store or gradebook stops the run
     else:
-        context = get_context("forkserver")
-        # the fork server imports the grader once — and the main script (the
-        # nngrade command), which every worker would otherwise import again;
-        # every worker forks from it warm
-        context.set_forkserver_preload(["__main__", "autograder.pipeline", "autograder.sandbox",
-                                        "autograder.judge", "autograder.questions"])
-        n_workers = workers or os.cpu_count() or 1
-        initializer, initargs = None, ()
-        if job is grade_job:
-            # one sandbox zygote for the whole pool, started now (it warms up
-            # while the fork server does); workers attach to it
-            from .sandbox import runner
-            initializer, initargs = runner.attach, (runner.start_shared_zygote().control,)
-        pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=context,
-                                   initializer=initializer, initargs=initargs)
-        try:
-            # a few jobs per worker in flight, not the whole class: memory and
-            # the pool's queues stay flat in the class size
-            jobs = iter(zip(todo, args))
-            pending: dict = {}
-            while True:
-                for sub, a in itertools.islice(jobs, max(0, IN_FLIGHT_PER_WORKER * n_workers
-                                                         - len(pending))):
-                    pending[pool.submit(job, *a)] = sub
-                if not pending:
-                    break
-                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    sub = pending.pop(fut)      # drop each result once handled
-                    exc = fut.exception()
-                    finish(sub, None if exc else fut.result(),
-                           f"{type(exc).__name__}: {exc}" if exc else None)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)   # a failed write stops the run now
-            raise
-        pool.shutdown(wait=True)
+        _run_pool(todo, args, job, finish, workers or os.cpu_count() or 1, ready)
+
+
+def _pool_context():
+    """How the pool's workers start.  Forked from this process, which has
+    the grader imported, when it runs no other thread (so no lock can be
+    held by a thread the fork leaves behind): the pool is then started
+    before the gradebook thread.  Otherwise from a fork server that imports
+    the grader once (and the main script, which every worker would otherwise
+    import again)."""
+    import threading
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        from . import judge, questions, sandbox  # noqa: F401 — imported before the fork
+        return get_context("fork")
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["__main__", "autograder.pipeline", "autograder.sandbox",
+                                    "autograder.judge", "autograder.questions"])
+    return context
+
+
+def _run_pool(todo, args, job, finish, n_workers: int, ready) -> None:
+    """The pool path of :func:`_dispatch`."""
+    initializer, initargs = None, ()
+    if job is grade_job:
+        # one sandbox zygote for the whole pool, started now (it warms up
+        # while the fork server does); workers attach to it
+        from .sandbox import runner
+        initializer, initargs = runner.attach, (runner.start_shared_zygote().control,)
+    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=_pool_context(),
+                               initializer=initializer, initargs=initargs)
+    try:
+        # a few jobs per worker in flight, not the whole class: memory and
+        # the pool's queues stay flat in the class size
+        jobs = iter(zip(todo, args))
+        pending: dict = {}
+        while True:
+            for sub, a in itertools.islice(jobs, max(0, IN_FLIGHT_PER_WORKER * n_workers
+                                                     - len(pending))):
+                pending[pool.submit(job, *a)] = sub
+            ready()                         # the workers exist (the 1st submit made them)
+            if not pending:
+                break
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for fut in done:
+                sub = pending.pop(fut)      # drop each result once handled
+                exc = fut.exception()
+                finish(sub, None if exc else fut.result(),
+                       f"{type(exc).__name__}: {exc}" if exc else None)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)   # a failed write stops the run now
+        raise
+    pool.shutdown(wait=True)
 
 
 def _run_dask(scheduler, job, todo, args, finish) -> None:

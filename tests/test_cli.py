@@ -187,3 +187,20 @@ def test_command_exits_quickly_with_its_output_and_code(tmp_path):
                              timeout=120)
     assert failing.returncode == 1 and failing.stdout == "x" * 100000
     assert marker.exists()
+
+
+def test_pool_forks_from_the_grader_only_when_it_runs_no_other_thread():
+    """Workers are forked from the grading process (warm, no second
+    interpreter) only while it runs a single thread — a thread left behind
+    by a fork could hold a lock the worker then waits on forever; otherwise
+    they come from a fork server."""
+    import subprocess
+    import sys
+    code = ("import threading, time\n"
+            "from autograder.pipeline import _pool_context\n"
+            "print(_pool_context().get_start_method())\n"
+            "threading.Thread(target=time.sleep, args=(2,), daemon=True).start()\n"
+            "print(_pool_context().get_start_method())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.split() == ["fork", "forkserver"]

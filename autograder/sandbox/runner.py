@@ -388,16 +388,17 @@ def zygote_info() -> dict:
 
 def _forget_after_fork() -> None:
     """In a forked grader process the parent's zygote is not ours: drop our
-    copy of its sockets (a new zygote starts on first use)."""
+    copy of the parent's connection to it (a new zygote starts, or the pool
+    initializer :func:`attach`-es to the parent's through the control socket,
+    which is therefore left open)."""
     global _zygote, _shared_control
-    z, ctl = _zygote, _shared_control
+    z = _zygote
     _zygote = _shared_control = None
-    for sock in (getattr(z, "sock", None), getattr(z, "control", None), ctl):
-        try:
-            if sock is not None:
-                sock.close()
-        except OSError:
-            pass
+    try:
+        if z is not None:
+            z.sock.close()
+    except OSError:
+        pass
 
 
 import atexit  # noqa: E402
