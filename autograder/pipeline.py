@@ -146,21 +146,22 @@ class _GradebookWriter:
                         gb.record_many(self.course, batch)
                         self.run.recorded.extend(r.student for r in batch)
                     if pending:
-                        chunk, pending = pending[:self.BATCH], pending[self.BATCH:]
-                        results = [self.store.load(self.assignment, s) for s in chunk]
-                        changed = gb.record_many(self.course, results)
-                        self.run.recorded.extend(s for s, c in zip(chunk, changed) if c)
+                        self._record_stored(gb, pending[:self.BATCH])
+                        pending = pending[self.BATCH:]
                     if done:
-                        for chunk in range(0, len(pending), self.BATCH):
-                            students = pending[chunk:chunk + self.BATCH]
-                            changed = gb.record_many(
-                                self.course, [self.store.load(self.assignment, s) for s in students])
-                            self.run.recorded.extend(s for s, c in zip(students, changed) if c)
+                        for i in range(0, len(pending), self.BATCH):
+                            self._record_stored(gb, pending[i:i + self.BATCH])
                         return
         except BaseException as exc:  # noqa: BLE001 — raised by put() and close()
             self.error = exc
             while not self.closed and self.queue.get() is not None:
                 pass                                # drain so put()/close() never block
+
+    def _record_stored(self, gb, students: list[str]) -> None:
+        """Record the stored results of ``students`` (one transaction)."""
+        changed = gb.record_many(self.course, [self.store.load(self.assignment, s)
+                                               for s in students])
+        self.run.recorded.extend(s for s, c in zip(students, changed) if c)
 
     def _stale(self, gb) -> list[str]:
         """The catch-up students whose recorded digest differs from the store's."""

@@ -86,7 +86,8 @@ def discover(root: str | os.PathLike, assignment: str, notebook_name: str
     return subs, problems
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (ours or another user's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -138,7 +139,7 @@ class ResultStore:
         for path in folder.glob(".*.tmp") if folder.is_dir() else ():
             parts = path.name.split(".")
             pid = int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else None
-            if pid is not None and _alive(pid):
+            if pid is not None and pid_alive(pid):
                 continue
             path.unlink(missing_ok=True)
             removed.append(path)

@@ -322,18 +322,18 @@ def notebook_imports(path: str | os.PathLike) -> list[str] | None:
     try:
         nb = json.loads(Path(path).read_text(encoding="utf-8"))
         cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+        texts = [src if isinstance(src, str) else "".join(src)
+                 for src in (c.get("source", "") for c in cells)]
         found: list[str] = []
-        for cell in cells:
-            src = cell.get("source", "")
-            for line in (src if isinstance(src, str) else "".join(src)).splitlines():
+        for text in texts:
+            for line in text.splitlines():
                 m = _IMPORT_LINE.match(line)
                 if not m:
                     continue
                 names = [m.group(1)] if m.group(1) else \
                     [part.split()[0] for part in m.group(2).split(",") if part.split()]
                 found.extend(n for n in names if _MODULE_NAME.fullmatch(n) and n not in found)
-        code = "\n".join(c.get("source", "") if isinstance(c.get("source", ""), str)
-                          else "".join(c["source"]) for c in cells)
+        code = "\n".join(texts)
         for function, modules in RUNTIME_IMPORTS.items():
             if re.search(rf"\b{function}\s*\(", code):
                 found.extend(m for m in modules if m not in found)
@@ -626,6 +626,7 @@ def _remove_stale_scratch(root: Path) -> None:
     that no longer exist.  A run's own ``finally`` removes its directory, but a
     grader killed by SIGKILL (or the OOM killer) leaves it; the next grading
     process on this machine sweeps them, once per scratch root."""
+    from ..submissions import pid_alive
     key = (os.getpid(), str(root))
     if key in _swept_roots:
         return
@@ -638,19 +639,9 @@ def _remove_stale_scratch(root: Path) -> None:
         parts = entry.name.split("-")
         if len(parts) < 3 or parts[0] != "sub" or not parts[1].isdigit():
             continue
-        if _pid_alive(int(parts[1])):
+        if pid_alive(int(parts[1])):
             continue
         shutil.rmtree(entry.path, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:                     # alive, someone else's
-        return True
-    return True
 
 
 def _hide_list(course_path, notebook, source_notebook, scratch_root, course) -> list[str]:
