@@ -801,3 +801,26 @@ def test_module_not_preloaded_is_imported_by_the_child(course, tmp_path):
         assert result.score == result.max_score
     finally:
         sandbox_runner.shutdown()
+
+
+def test_zygote_idles_when_nobody_can_attach_any_more(course, tmp_path):
+    """Once every copy of the control socket is closed, the shared zygote
+    neither spins on it nor stops serving its owner."""
+    sandbox_runner.shutdown()
+    shared = sandbox_runner.start_shared_zygote(preload=[])
+    try:
+        pid = shared.info["pid"]
+        shared.control.close()
+
+        def cpu_ticks() -> int:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])        # utime + stime
+        time.sleep(0.3)
+        before = cpu_ticks()
+        time.sleep(1.0)
+        assert cpu_ticks() - before <= 5                      # clock ticks, 100 per second
+        result, _ = _grade(course, tmp_path, a4_notebook(course, "ida"), "ida")
+        assert result.score == result.max_score
+    finally:
+        sandbox_runner.shutdown()

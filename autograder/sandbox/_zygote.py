@@ -164,6 +164,9 @@ def _serve(sock: socket.socket, ctl: socket.socket | None = None,
                     _msg, fds, _flags, _addr = socket.recv_fds(conn, 1, 1)
                 except (OSError, ValueError):
                     continue
+                if not _msg and not fds:         # every holder closed it: no more attaching
+                    sel.unregister(conn)
+                    continue
                 if _msg != b"C" or len(fds) != 1:
                     for fd_ in fds:
                         os.close(fd_)
