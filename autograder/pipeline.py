@@ -194,8 +194,8 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
     run = ClassRun()
     todo, catch_up = [], []
     store.remove_stale(assignment)
-    if job is grade_job and scheduler is None and \
-            (force or not all(store.has(assignment, sub.student) for sub in submissions)):
+    stored = [not force and store.has(assignment, sub.student) for sub in submissions]
+    if job is grade_job and scheduler is None and not all(stored):
         # the sandbox's zygote (a second of imports) warms up from now on,
         # while this process looks at the stored results and starts its pool;
         # it imports what the released notebook and the assignment's questions
@@ -205,8 +205,8 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
         imports = runner.notebook_imports(source_notebook) if source_notebook else None
         runner.start_shared_zygote(None if imports is None else imports + [
             f"autograder.questions.{m}" for m in MODULES.get(assignment, ())])
-    for sub in submissions:
-        if not force and store.has(assignment, sub.student):
+    for sub, has_result in zip(submissions, stored):
+        if has_result:
             try:
                 digest = result_digest(store.load(assignment, sub.student))
             except (ValueError, TypeError, OSError) as exc:

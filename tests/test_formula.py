@@ -333,6 +333,12 @@ def test_non_formula_objects_are_invalid(answer):
 @settings(max_examples=150, deadline=None)
 @given(st.text(alphabet="xy0123456789.+-*/^()[]{}, eσ·²_abcdefglmnoprstw<>= '", max_size=60))
 def test_any_text_parses_or_fails_cleanly_and_fast(text):
+    _parses_or_fails_cleanly_and_fast(text)
+
+
+def _parses_or_fails_cleanly_and_fast(text: str) -> None:
+    """``text`` gives an expression in x, y or a bilingual FormulaError,
+    within a second (no input may make the parser hang)."""
     t0 = time.monotonic()
     try:
         e = parse_formula(text, ["x", "y"])
@@ -563,14 +569,7 @@ def test_conditions_nested_in_brackets_parse_in_linear_time():
        | st.text(alphabet="xy01+-*/()<>=&|, ", max_size=40).map(lambda t: f"Piecewise(({t}))")
        | st.text(alphabet="xyTrueFalsEqN01()<>&|, ", max_size=40).map(lambda t: f"Piecewise((x, {t}))"))
 def test_any_condition_parses_or_fails_cleanly_and_fast(text):
-    t0 = time.monotonic()
-    try:
-        e = parse_formula(text, ["x", "y"])
-    except FormulaError as exc:
-        assert exc.message.en and exc.message.zh
-    else:
-        assert isinstance(e, sp.Expr) and e.free_symbols <= {x, y}
-    assert time.monotonic() - t0 < 1.0
+    _parses_or_fails_cleanly_and_fast(text)
 
 
 # ------------------------------------------------------------------ defined names

@@ -704,20 +704,22 @@ def read_only(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def test_full_disk_for_results(tmp_path, tiny_disk):
+def _grade_with_results_in(tmp_path, folder: Path):
+    """Grade a one-student class whose results folder is ``folder``."""
     root = make_class(tmp_path / "course", 1)
     (root / "nngrade").mkdir()
-    (root / "nngrade" / "results").symlink_to(tiny_disk)
-    r = _invoke(*grade_args(root, "--force", "--no-gradebook"))
+    (root / "nngrade" / "results").symlink_to(folder)
+    return _invoke(*grade_args(root, "--force", "--no-gradebook"))
+
+
+def test_full_disk_for_results(tmp_path, tiny_disk):
+    r = _grade_with_results_in(tmp_path, tiny_disk)
     assert_clear_failure(r, "No space left on device", "s00_alice")
     assert [p.name for p in tiny_disk.rglob("*") if p.is_file()] == ["filler"]
 
 
 def test_read_only_results_folder(tmp_path, read_only):
-    root = make_class(tmp_path / "course", 1)
-    (root / "nngrade").mkdir()
-    (root / "nngrade" / "results").symlink_to(read_only)
-    r = _invoke(*grade_args(root, "--force", "--no-gradebook"))
+    r = _grade_with_results_in(tmp_path, read_only)
     assert_clear_failure(r, "Read-only file system", "cannot write")
 
 

@@ -7,15 +7,27 @@ formula questions pull in SymPy, which grading A3 does not need);
 from __future__ import annotations
 
 import importlib
+import pkgutil
+import re
 
 from .base import Mistake, Part, Policy, Question
 
 __all__ = ["QUESTIONS", "get_question", "questions_of", "Question", "Part", "Mistake", "Policy"]
 
+
+def _modules_by_assignment() -> dict[str, tuple[str, ...]]:
+    """``{"A1": ("a1", "a1_functions"), ...}``: assignment ``AN``'s questions
+    live in the modules named ``aN`` or ``aN_<anything>`` (in name order)."""
+    found: dict[str, list[str]] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        m = re.fullmatch(r"a(\d+)(_\w+)?", info.name)
+        if m:
+            found.setdefault(f"A{m.group(1)}", []).append(info.name)
+    return {a: tuple(found[a]) for a in sorted(found, key=lambda a: int(a[1:]))}
+
+
 #: the modules defining each assignment's questions, in question order
-MODULES: dict[str, tuple[str, ...]] = {
-    "A1": ("a1", "a1_functions"), "A2": ("a2",), "A3": ("a3",), "A4": ("a4",),
-    "A5": ("a5",), "A6": ("a6",), "A7": ("a7",), "A8": ("a8",), "A9": ("a9",)}
+MODULES: dict[str, tuple[str, ...]] = _modules_by_assignment()
 
 _loaded: dict[str, dict[str, Question]] = {}
 

@@ -193,14 +193,11 @@ class _Zygote:
     def _wait_ready(self) -> None:
         if self._info is not None:
             return
-        self.sock.settimeout(300)
         try:
-            body, _ = _recv_msg(self.sock)
-            self._info = json.loads(body)
-        except (OSError, ValueError, SandboxError) as exc:
+            self._info = _read_hello(self.sock)
+        except SandboxError as exc:
             self.close()
             raise SandboxError(f"the sandbox zygote did not start: {exc}") from None
-        self.sock.settimeout(60)
 
     def alive(self) -> bool:
         return self.proc.poll() is None and self.owner == os.getpid()
@@ -242,14 +239,11 @@ class _Attached:
         self.sock = ours
         self.owner = os.getpid()
         self.lock = threading.Lock()
-        ours.settimeout(300)
         try:
-            body, _ = _recv_msg(ours)
-            self.info = json.loads(body)
-        except (OSError, ValueError, SandboxError) as exc:
+            self.info = _read_hello(ours)
+        except SandboxError as exc:
             ours.close()
             raise SandboxError(f"the shared sandbox zygote did not answer: {exc}") from None
-        ours.settimeout(60)
 
     def alive(self) -> bool:
         if self.owner != os.getpid():
@@ -269,6 +263,20 @@ class _Attached:
             self.sock.close()
         except OSError:
             pass
+
+
+def _read_hello(sock: socket.socket) -> dict:
+    """The zygote's start-up report, the first message on a connection
+    (waited for up to 300 s: the zygote may still be importing); later
+    answers are waited for up to 60 s."""
+    sock.settimeout(300)
+    try:
+        body, _ = _recv_msg(sock)
+        info = json.loads(body)
+    except (OSError, ValueError, SandboxError) as exc:
+        raise SandboxError(str(exc)) from None
+    sock.settimeout(60)
+    return info
 
 
 def _spawn(sock: socket.socket, fds: list[int]) -> tuple[int, int | None]:
