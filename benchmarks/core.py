@@ -9,6 +9,11 @@ medians reported:
 * achieved FLOP/s of that step at B = 1024 (float32, matmul flops actually
   executed, ``2·m·n·k`` each) as a fraction of a plain large matmul;
 * the batched path vs the per-sample path (the lecture's loop) at B = 100;
+* two yardsticks in the same alternation, which tell where a gap to PyTorch
+  comes from: the same step written by hand in plain NumPy (no layers, no
+  checks: what nn_core's abstractions may cost is nn_core ÷ this), and the
+  step's five matrix products alone in NumPy and in PyTorch (what the BLAS
+  libraries themselves differ by: NumPy's OpenBLAS against PyTorch's MKL);
 * conv (64×1×28×28 → 8 channels, 3×3) + 2×2 max pooling forward/backward vs
   PyTorch (see ``conv_bench.py``).
 
@@ -41,8 +46,12 @@ OpenBLAS builds) slow a current NumPy; if set, this script re-runs itself
 once with both removed from its own environment (nothing else is changed)
 and prints the OpenBLAS kernel that then runs.
 
-Prints a table and writes ``benchmarks/results/core.json`` whose ``ratios``
-holds the headline numbers (time ratios < 1 mean nn_core is faster).
+Prints two tables and writes ``benchmarks/results/core.json`` whose ``ratios``
+holds the headline numbers (time ratios < 1 mean nn_core is faster) and whose
+``yardsticks`` holds, per step size, nn_core ÷ the hand-written NumPy step,
+that step ÷ PyTorch, NumPy's products ÷ PyTorch's, the time each step spends
+outside its products, and (B = 1024 float32) the share of the matmul rate
+that the hand-written step and PyTorch reach.
 """
 from __future__ import annotations
 
@@ -162,6 +171,55 @@ def torch_step(batch, dtype, net):
 MATMUL_N = 2048
 
 
+def numpy_minimal_step(batch, dtype, net):
+    """The yardstick step: the same forward, backward and SGD update written
+    by hand in plain NumPy for 784-500-10 (no layer objects, no input checks,
+    no caches), from ``net``'s initial parameters:
+    ``Z₁ = X W₁ᵀ + b₁``, ``A₁ = max(Z₁, 0)``, ``Z₂ = A₁ W₂ᵀ + b₂``,
+    ``dZ₂ = (softmax(Z₂) − Y)/n``, ``dW₂ = dZ₂ᵀ A₁``, ``dA₁ = dZ₂ W₂``,
+    ``dZ₁ = dA₁ ⊙ [Z₁ > 0]``, ``dW₁ = dZ₁ᵀ X``, ``θ ← θ − η dθ``."""
+    X, y = make_problem(batch, dtype)
+    (W1, b1), (W2, b2) = [(layer.params["W"].copy(), layer.params["b"].copy())
+                          for layer in net.layers if "W" in layer.params]
+    lr, rows, ones = dtype(0.01), np.arange(batch), np.ones(batch, dtype)
+
+    def step():
+        Z1 = X @ W1.T
+        Z1 += b1
+        A1 = np.maximum(Z1, dtype(0))
+        Z2 = A1 @ W2.T.copy()
+        Z2 += b2
+        Z2 -= Z2.max(axis=1, keepdims=True)
+        np.exp(Z2, out=Z2)
+        Z2 /= Z2.sum(axis=1, keepdims=True)
+        Z2[rows, y] -= 1
+        Z2 /= dtype(batch)
+        dW2, db2, dA1 = Z2.T @ A1, ones @ Z2, Z2 @ W2
+        dA1 *= Z1 > 0
+        dW1, db1 = dA1.T @ X, ones @ dA1
+        for p, g in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2)):
+            p -= lr * g
+    return step
+
+
+def gemms_only(batch, dtype, lib):
+    """The step's five matrix products alone (``X W₁ᵀ``, ``A₁ W₂ᵀ``,
+    ``dZ₂ᵀ A₁``, ``dZ₂ W₂``, ``dZ₁ᵀ X``) in ``lib`` ("numpy" or "torch"), on
+    arrays of the step's shapes: the two BLAS libraries side by side."""
+    rng = np.random.default_rng(1)
+    n0, n1, n2 = SIZES
+    X, A1, dZ1 = (rng.random((batch, n)).astype(dtype) for n in (n0, n1, n1))
+    dZ2 = rng.random((batch, n2)).astype(dtype)
+    W1, W2 = rng.random((n1, n0)).astype(dtype), rng.random((n2, n1)).astype(dtype)
+    if lib == "torch":
+        import torch
+        X, A1, dZ1, dZ2, W1, W2 = map(torch.from_numpy, (X, A1, dZ1, dZ2, W1, W2))
+
+    def products():
+        return X @ W1.T, A1 @ W2.T, dZ2.T @ A1, dZ2 @ W2, dZ1.T @ X
+    return products
+
+
 def plain_matmul(dtype, n=MATMUL_N):
     """A plain large square matmul ``C = A B`` (``2n³`` flops) into a
     preallocated ``C``: the reference rate of this machine's BLAS."""
@@ -195,21 +253,31 @@ def main() -> dict:
           f"medians; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(default)')}; "
           f"load average at start {load}")
 
-    rows, ratios, detail = [], {}, {}
+    rows, ratios, detail, yardsticks = [], {}, {}, {}
     mm_f32 = plain_matmul(np.float32)
     for dtype, tag in ((np.float32, "f32"), (np.float64, "f64")):
         for batch in (100, 1024):
             ours, net = nn_core_step(batch, dtype)
             theirs = torch_step(batch, dtype, net)
-            fns = {"nn_core": ours, "torch": theirs}
+            fns = {"nn_core": ours, "torch": theirs,
+                   "numpy_minimal": numpy_minimal_step(batch, dtype, net),
+                   "gemms_numpy": gemms_only(batch, dtype, "numpy"),
+                   "gemms_torch": gemms_only(batch, dtype, "torch")}
             if batch == 1024 and tag == "f32":
                 fns["matmul"] = mm_f32     # the reference rate, in the same alternation
             reps = 24 if batch == 100 else 8
             t = median_alternating(fns, reps, block=BLOCK, gap=GAP)
             ratio = t["nn_core"] / t["torch"]
-            ratios[f"mlp_step_vs_torch_b{batch}_{tag}"] = ratio
-            detail[f"mlp_b{batch}_{tag}"] = {"nn_core": t["nn_core"], "torch": t["torch"],
-                                             "flops": mlp_flops(batch)}
+            cfg = f"b{batch}_{tag}"
+            ratios[f"mlp_step_vs_torch_{cfg}"] = ratio
+            detail[f"mlp_{cfg}"] = {**{k: v for k, v in t.items() if k != "matmul"},
+                                    "flops": mlp_flops(batch)}
+            yardsticks[cfg] = {
+                "nn_core_vs_numpy_minimal": t["nn_core"] / t["numpy_minimal"],
+                "numpy_minimal_vs_torch": t["numpy_minimal"] / t["torch"],
+                "gemms_numpy_vs_torch": t["gemms_numpy"] / t["gemms_torch"],
+                "torch_non_gemm_s": t["torch"] - t["gemms_torch"],
+                "nn_core_non_gemm_s": t["nn_core"] - t["gemms_numpy"]}
             rows.append((f"MLP 784-500-10 step B={batch} {tag}",
                          t["nn_core"], t["torch"], ratio))
             if "matmul" in t:
@@ -220,7 +288,10 @@ def main() -> dict:
     detail["matmul_flops_per_s_f32"] = peak
     detail["matmul_n"] = MATMUL_N
     detail["mlp_step_flops_per_s_b1024_f32"] = achieved
-    detail["torch_step_flops_per_s_b1024_f32"] = mlp_flops(1024) / detail["mlp_b1024_f32"]["torch"]
+    for who in ("torch", "numpy_minimal"):
+        rate = mlp_flops(1024) / detail["mlp_b1024_f32"][who]
+        detail[f"{who}_step_flops_per_s_b1024_f32"] = rate
+        yardsticks["b1024_f32"][f"{who}_gemm_fraction"] = rate / peak
 
     batched, _ = nn_core_step(100, np.float64)
     looped, _ = nn_core_step(100, np.float64, "gradients_per_sample")
@@ -243,7 +314,19 @@ def main() -> dict:
           f"{achieved / 1e9:.1f} GFLOP/s = {ratios['gemm_fraction_b1024_f32']:.1%}")
     print(f"batched path is {ratios['batched_vs_per_sample_speedup']:.0f}x faster than "
           f"the per-sample loop (B=100)")
-    result = {"ratios": ratios, "detail": detail, "threads": THREADS, "blas": blas,
+    print("\nwhere a gap to PyTorch comes from (same alternation; time ratios):")
+    print(f"{'step':<12} {'nn_core/minimal':>16} {'minimal/torch':>14} "
+          f"{'BLAS numpy/torch':>17} {'non-GEMM ms nn_core':>20} {'torch':>6}")
+    for cfg, y in yardsticks.items():
+        print(f"{cfg:<12} {y['nn_core_vs_numpy_minimal']:>16.3f} "
+              f"{y['numpy_minimal_vs_torch']:>14.3f} {y['gemms_numpy_vs_torch']:>17.3f} "
+              f"{y['nn_core_non_gemm_s'] * 1e3:>20.2f} {y['torch_non_gemm_s'] * 1e3:>6.2f}")
+    y = yardsticks["b1024_f32"]
+    print(f"share of the matmul rate at B=1024 f32: nn_core "
+          f"{ratios['gemm_fraction_b1024_f32']:.1%}, hand-written NumPy "
+          f"{y['numpy_minimal_gemm_fraction']:.1%}, PyTorch {y['torch_gemm_fraction']:.1%}")
+    result = {"ratios": ratios, "yardsticks": yardsticks, "detail": detail,
+              "threads": THREADS, "blas": blas,
               "alternation_block": BLOCK, "alternation_gap_s": GAP,
               "load_average_at_start": load, "openblas_env_unset": unset or None,
               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),

@@ -536,3 +536,27 @@ def test_relu_layer_fast_path_equals_generic_formula(dtypes):
         assert dx.dtype == ref.dtype
         np.testing.assert_array_equal(dx, ref)
         np.testing.assert_array_equal(np.signbit(dx), np.signbit(ref))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (7,), (5, 300), (2, 3, 4, 26)])
+def test_relu_equals_numpys_scalar_maximum_bit_for_bit(dtype, shape):
+    """ReLU broadcasts a row of zeros instead of the scalar 0 (a faster NumPy
+    loop): the values and signed zeros must be those of ``np.maximum(z, 0)``
+    and of ``np.where(z > 0, z, 0)``, in the input's dtype and layout-free."""
+    rng = np.random.default_rng(11)
+    z = np.asarray(rng.standard_normal(shape)).astype(dtype)
+    if z.ndim:
+        z.reshape(-1)[:3] = [0.0, -0.0, 1e-30]
+    for arr in (z, z.T):                                # C and F order
+        for out in (A.relu(arr), ActivationLayer("relu").forward(arr)[0]):
+            ref = np.maximum(arr, dtype(0))
+            assert out.dtype == arr.dtype and out.shape == arr.shape
+            np.testing.assert_array_equal(out, ref)
+            np.testing.assert_array_equal(np.signbit(out), np.signbit(ref))
+            np.testing.assert_array_equal(out, np.where(arr > 0, arr, dtype(0)))
+    layer = ActivationLayer("relu")
+    _, cache = layer.forward(z.T)
+    dout = np.array(rng.standard_normal(z.T.shape), dtype=dtype, order="F")
+    dx, _ = layer.backward(dout, cache)
+    np.testing.assert_array_equal(dx, np.where(z.T > 0, dout, dtype(0)))
