@@ -273,6 +273,10 @@ def test_invalid_formulas_give_a_clear_message(text, fragment):
 
 # ------------------------------------------------------------------ hostile input
 
+#: A hang detector, not a speed requirement (speed belongs in benchmarks/):
+#: a parse that runs this long is stuck (runaway backtracking, a huge power).
+HANG_S = 10.0
+
 HOSTILE = [
     "__import__('os').system('touch {pwned}')",
     "().__class__.__bases__",
@@ -308,19 +312,19 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("text", HOSTILE, ids=lambda t: repr(t)[:40])
-def test_hostile_strings_are_refused_quickly_without_running_code(text, tmp_path):
+def test_hostile_strings_are_refused_without_running_code_or_hanging(text, tmp_path):
     pwned = tmp_path / "pwned"
     text = text.replace("{pwned}", str(pwned))
     t0 = time.monotonic()
     r = check_formula(text, "x^2", ["x", "y"], language="en")
-    assert time.monotonic() - t0 < 1.0
+    assert time.monotonic() - t0 < HANG_S
     assert r.status == "invalid" and not r.correct and r.parsed is None
     assert r.message.startswith("Your formula could not be read: ")
     assert len(r.message) > len("Your formula could not be read: ") + 5
     t0 = time.monotonic()
     with pytest.raises(FormulaError):
         parse_formula(text, ["x", "y"])
-    assert time.monotonic() - t0 < 1.0
+    assert time.monotonic() - t0 < HANG_S
     assert not pwned.exists()
 
 
@@ -332,13 +336,13 @@ def test_non_formula_objects_are_invalid(answer):
 
 @settings(max_examples=150, deadline=None)
 @given(st.text(alphabet="xy0123456789.+-*/^()[]{}, eσ·²_abcdefglmnoprstw<>= '", max_size=60))
-def test_any_text_parses_or_fails_cleanly_and_fast(text):
-    _parses_or_fails_cleanly_and_fast(text)
+def test_any_text_parses_or_fails_cleanly_without_hanging(text):
+    _parses_or_fails_cleanly(text)
 
 
-def _parses_or_fails_cleanly_and_fast(text: str) -> None:
-    """``text`` gives an expression in x, y or a bilingual FormulaError,
-    within a second (no input may make the parser hang)."""
+def _parses_or_fails_cleanly(text: str) -> None:
+    """``text`` gives an expression in x, y or a bilingual FormulaError, and
+    no input makes the parser hang."""
     t0 = time.monotonic()
     try:
         e = parse_formula(text, ["x", "y"])
@@ -347,7 +351,7 @@ def _parses_or_fails_cleanly_and_fast(text: str) -> None:
     else:
         assert isinstance(e, sp.Expr)
         assert e.free_symbols <= {x, y}
-    assert time.monotonic() - t0 < 1.0
+    assert time.monotonic() - t0 < HANG_S
 
 
 def test_reference_errors_raise_and_bad_options_raise():
@@ -555,21 +559,21 @@ def test_piecewise_and_conditions_give_clear_messages(text, fragment):
     assert fragment in info.value.message.en and info.value.message.zh
 
 
-def test_conditions_nested_in_brackets_parse_in_linear_time():
+def test_conditions_nested_in_brackets_parse_without_blowing_up():
     deep = "where(" + "(" * 95 + "x" + ")" * 95 + " > 0, 1, 0)"
     t0 = time.monotonic()
     assert parse_formula(deep, ["x"]) == sp.Piecewise((1, x > 0), (0, True))
     conds = "where(" + " & ".join(["(x > 0)"] * 180) + ", 1, 0)"
     assert parse_formula(conds, ["x"]) == sp.Piecewise((1, x > 0), (0, True))
-    assert time.monotonic() - t0 < 1.0
+    assert time.monotonic() - t0 < HANG_S            # exponential backtracking would hang
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.text(alphabet="xy01+-*/()<>=&|, ", max_size=40).map(lambda t: f"where({t}, 1, 0)")
        | st.text(alphabet="xy01+-*/()<>=&|, ", max_size=40).map(lambda t: f"Piecewise(({t}))")
        | st.text(alphabet="xyTrueFalsEqN01()<>&|, ", max_size=40).map(lambda t: f"Piecewise((x, {t}))"))
-def test_any_condition_parses_or_fails_cleanly_and_fast(text):
-    _parses_or_fails_cleanly_and_fast(text)
+def test_any_condition_parses_or_fails_cleanly_without_hanging(text):
+    _parses_or_fails_cleanly(text)
 
 
 # ------------------------------------------------------------------ defined names
