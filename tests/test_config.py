@@ -46,7 +46,7 @@ def test_real_course_parts(course):
     assert list(course.question("A4.q3").parts) == ["W1", "b1", "W2", "b2", "y_hat_new",
                                                      "L_new", "decreased"]
     assert course.points("A3.q2", "dW1") > 0
-    assert course.points("A7.q3") == 0  # the derivation is shown, not graded
+    assert course.points("A7.q3") == 0  # feedback only: the derivatives by hand, then SymPy
 
 
 def test_real_course_policies(course):

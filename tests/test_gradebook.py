@@ -81,7 +81,7 @@ def test_record_builds_nbgraders_structure(url):
             grade = gb.find_grade(grade_id(qid), NOTEBOOK, "A4", "alice")
             assert grade.auto_score == pytest.approx(score)
             assert grade.needs_manual_grade is False
-    # a question worth 0 points gets no grade cell (A7.q3 is shown, not graded)
+    # a question worth 0 points gets no grade cell (A7.q3 gives feedback only)
     r7 = grade_submission(COURSE, "A7", {}, "alice")
     gbm.record(url, COURSE, r7)
     with Gradebook(url) as gb:

@@ -131,10 +131,14 @@ def test_nbgrader_validate_passes_on_solutions(aid, tmp_path):
     assert "Success! Your notebook passes all the tests." in proc.stdout, proc.stdout + proc.stderr
 
 
-def _toolkit_scores(aid: str, folder: str, student: str) -> dict[str, float]:
+def _toolkit_result(aid: str, folder: str, student: str):
     from autograder.sandbox import grade_notebook
-    result = grade_notebook(COURSE, aid, _nb(folder, aid), student,
-                            source_notebook=_nb("exercises", aid))
+    return grade_notebook(COURSE, aid, _nb(folder, aid), student,
+                          source_notebook=_nb("exercises", aid))
+
+
+def _toolkit_scores(aid: str, folder: str, student: str, result=None) -> dict[str, float]:
+    result = result or _toolkit_result(aid, folder, student)
     return {grade_id(q): sum(r.score for r in result.questions if r.question == q)
             for q in COURSE.question_ids(aid) if COURSE.points(q) > 0}
 
@@ -143,10 +147,14 @@ def _toolkit_scores(aid: str, folder: str, student: str) -> dict[str, float]:
 def test_toolkit_grading_agrees_with_nbgrader(nbgrader_course, aid):
     """The sandboxed grader and plain nbgrader give the same per-question
     scores: full marks for the solution (lecture numbers and a student's
-    own variant), zero for the untouched notebook."""
+    own variant), zero for the untouched notebook. The solution answers every
+    part, those of questions worth 0 points (feedback only) included."""
     assert _toolkit_scores(aid, "solutions", "solution") == \
         pytest.approx(_autograde_scores(nbgrader_course, aid, "solution"), abs=1e-9)
-    assert _toolkit_scores(aid, "solutions", None) == pytest.approx(_graded_questions(aid), abs=1e-9)
+    lecture = _toolkit_result(aid, "solutions", None)
+    assert _toolkit_scores(aid, "solutions", None, lecture) == \
+        pytest.approx(_graded_questions(aid), abs=1e-9)
+    assert {r.label: r.status for r in lecture.questions if r.status != "correct"} == {}
     assert _toolkit_scores(aid, "exercises", "untouched") == \
         pytest.approx(_autograde_scores(nbgrader_course, aid, "untouched"), abs=1e-9)
 

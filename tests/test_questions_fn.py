@@ -570,6 +570,23 @@ def test_a7_recurrence_choice_options_and_symbolic_case():
     assert all(r.status == "correct" for r in results), [r.feedback_text("en") for r in results]
 
 
+@pytest.mark.parametrize("mistake, answers", [
+    ("conv_no_rotation", {"dL_da11": "d00*w00 + d01*w01 + d10*w10 + d11*w11"}),
+    # δ not padded: the output starts at a_11's window, so "a_00" gets a_11's four terms
+    ("conv_valid_padding", {"dL_da00": "d00*w11 + d01*w10 + d10*w01 + d11*w00"}),
+])
+def test_a7_symbolic_case_names_the_recurrence_mistakes(mistake, answers):
+    """A hand derivation that forgets the 180° rotation, or the zero padding,
+    is wrong and the feedback names that mistake (the reference is SymPy's
+    derivative of L, the mistaken forms the recurrence without the step)."""
+    no_points = {p.name: 0.0 for p in a7.Q3.parts}       # course.yaml: q3 is worth 0
+    results = {r.part: r for r in grade_question(a7.Q3, {"q3": answers}, {}, POLICY, no_points)}
+    for part in answers:
+        r = results[part]
+        assert r.status == "wrong" and r.diagnosis == mistake, r.feedback_text("en")
+        assert r.score == r.max_score == 0
+
+
 def test_all_mistake_ids_are_catalogued_and_every_question_exposed():
     from autograder.mistakes import MISTAKES
     ids = {q.id for q in ALL_QUESTIONS}
