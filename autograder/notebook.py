@@ -247,11 +247,13 @@ class CheckReport:
 RUNTIME_IMPORTS = {"show_derivation": ("nn_core.symbolic", "IPython.display")}
 
 
-def show_derivation(name: str) -> None:
+def show_derivation(name: str, **sizes) -> None:
     """Display the SymPy derivation ``name`` (see :mod:`nn_core.symbolic`)
-    step by step, in the course language — the worked solutions use it."""
+    step by step, in the course language — the worked solutions use it.
+    ``sizes`` pick another symbolic case, e.g.
+    ``show_derivation("conv_backward", H=5, K=3)``."""
     from nn_core.symbolic import derive
-    d = derive(name)
+    d = derive(name, **sizes)
     language = _SESSION.language if _SESSION is not None else "zh+en"
     parts = [d.worked_solution(lang) for lang in (("zh", "en") if language == "zh+en" else (language,))]
     text = "\n\n---\n\n".join(parts)

@@ -236,6 +236,10 @@ def backprop_recurrences(activation: str = "tanh", width: int = 2) -> Derivation
         program=num.program(), compact=compact)
 
 
+#: SymPy's time grows fast with the width here (5: ~8 s, 8: ~70 s on 2 cores)
+backprop_recurrences.max_sizes = {"width": 4}
+
+
 @lru_cache(maxsize=None)
 def batched_backprop(d0: int = 3, d1: int = 4) -> Derivation:
     """Seed 004 for n samples (rows of ``X ∈ R^{n×d0}``, rows numbered i = 0 … n−1):

@@ -61,6 +61,7 @@ def conv_backward(H: int = 4, K: int = 2) -> Derivation:
     weights): ``∂L/∂a^{(l)}`` is the full convolution of ``δ^{(l+1)}`` with the
     kernel, i.e. the valid cross-correlation of the zero-padded ``δ^{(l+1)}``
     with ``rot180(w)``; and ``∂L/∂w = a ⋆ δ``."""
+    _fits(H, K)
     O = H - K + 1
     a, w, d, fp = _grid("a", H, H), _grid("w", K, K), _grid(r"\delta", O, O), _grid("f'", H, H)
     z = _xcorr(a, w)
@@ -115,7 +116,14 @@ def conv_backward(H: int = 4, K: int = 2) -> Derivation:
               "dW": ("a", "delta"), "db": ("delta",)})
 
 
+def _fits(H: int, K: int) -> None:
+    """A K×K kernel or window must fit in the H×H input."""
+    if K > H:
+        raise ValueError(f"a {K}×{K} kernel or window does not fit in a {H}×{H} input (K ≤ H)")
+
+
 def _windows(H: int, K: int, s: int):
+    _fits(H, K)
     O = (H - K) // s + 1
     return O, [[[(i * s + u, j * s + v) for u in range(K) for v in range(K)]
                 for j in range(O)] for i in range(O)]
