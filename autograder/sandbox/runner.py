@@ -138,7 +138,38 @@ def _recv_msg(sock: socket.socket, maxfds: int = 0):
     return body, fds + more
 
 
-class _Zygote:
+class _Connection:
+    """Our connection (:attr:`sock`) to a zygote: :meth:`spawn` asks it for a
+    supervisor, one request at a time; usable only in the process that made it."""
+
+    sock: socket.socket
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.owner = os.getpid()
+        self.lock = threading.Lock()
+
+    def _wait_ready(self) -> None:
+        """Wait until the zygote has answered on :attr:`sock` (see subclasses)."""
+
+    def spawn(self, fds: list[int]) -> tuple[int, int | None]:
+        with self.lock:
+            self._wait_ready()
+            return _spawn(self.sock, fds)
+
+    def close(self) -> None:
+        _close_quietly(self.sock)
+
+
+def _close_quietly(sock: socket.socket | None) -> None:
+    try:
+        if sock is not None:
+            sock.close()
+    except OSError:
+        pass
+
+
+class _Zygote(_Connection):
     """A zygote process this process started and owns (it exits when we
     close our socket or die).  With ``shareable``, it also listens on a
     control socket (:attr:`control`) that other processes — the grading
@@ -177,10 +208,8 @@ class _Zygote:
         theirs.close()
         if ctl_theirs is not None:
             ctl_theirs.close()
-        self.sock = ours
+        super().__init__(ours)
         self.control = ctl_ours
-        self.owner = os.getpid()
-        self.lock = threading.Lock()
         self._info: dict | None = None
 
     @property
@@ -202,18 +231,9 @@ class _Zygote:
     def alive(self) -> bool:
         return self.proc.poll() is None and self.owner == os.getpid()
 
-    def spawn(self, fds: list[int]) -> tuple[int, int | None]:
-        with self.lock:
-            self._wait_ready()
-            return _spawn(self.sock, fds)
-
     def close(self) -> None:
-        for sock in (self.sock, self.control):
-            try:
-                if sock is not None:
-                    sock.close()
-            except OSError:
-                pass
+        super().close()
+        _close_quietly(self.control)
         if self.owner == os.getpid():
             try:
                 self.proc.wait(timeout=5)
@@ -222,7 +242,7 @@ class _Zygote:
                 self.proc.wait()
 
 
-class _Attached:
+class _Attached(_Connection):
     """A connection of ours to a zygote another process owns, made through
     its control socket: we send one end of a new socketpair, the zygote
     serves the other like its owner's."""
@@ -236,9 +256,7 @@ class _Attached:
             raise SandboxError(f"the shared sandbox zygote is gone: {exc}") from None
         finally:
             theirs.close()
-        self.sock = ours
-        self.owner = os.getpid()
-        self.lock = threading.Lock()
+        super().__init__(ours)
         try:
             self.info = _read_hello(ours)
         except SandboxError as exc:
@@ -253,16 +271,6 @@ class _Attached:
             return not r or self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
         except OSError:
             return False
-
-    def spawn(self, fds: list[int]) -> tuple[int, int | None]:
-        with self.lock:
-            return _spawn(self.sock, fds)
-
-    def close(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
 
 def _read_hello(sock: socket.socket) -> dict:
