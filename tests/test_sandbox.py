@@ -37,6 +37,10 @@ LIMITS = SandboxLimits(cpu_seconds=2.0, wall_seconds=WALL, memory_mb=512, proces
                        output_kb=64, file_kb=1024)
 SHORT = SandboxLimits(cpu_seconds=1.0, wall_seconds=1.0, memory_mb=512, processes=32,
                       output_kb=64, file_kb=1024)
+#: for tests of what a run does, not of how long it may take: a busy machine
+#: must not turn a slow import into a timeout
+ROOMY = SandboxLimits(cpu_seconds=60.0, wall_seconds=60.0, memory_mb=1024, processes=32,
+                      output_kb=64, file_kb=1024)
 
 
 # -- fixtures --------------------------------------------------------------------------
@@ -796,7 +800,8 @@ def test_module_not_preloaded_is_imported_by_the_child(course, tmp_path):
     try:
         plot = ("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.savefig('f.png')\n"
                 "import os\nprint('PLOTTED', os.path.getsize('f.png') > 0)")
-        result, _ = _grade(course, tmp_path, a4_notebook(course, "yan", after={"q1": plot}), "yan")
+        result, _ = _grade(course, tmp_path, a4_notebook(course, "yan", after={"q1": plot}), "yan",
+                           limits=ROOMY)
         assert "PLOTTED True" in _cells(result)[1]["output"]
         assert result.score == result.max_score
     finally:

@@ -39,6 +39,7 @@ import sys
 import time
 
 from . import _linux as L
+from . import cgroups
 from . import wire
 
 #: unprivileged uids of sandboxed children when the grader runs as root:
@@ -140,7 +141,31 @@ def main(fd: int, ctl_fd: int = -1, extra: list[str] | None = None) -> None:
         _serve(sock, ctl, extra)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+        if _CGROUP is not None:
+            _CGROUP.destroy()
     os._exit(0)
+
+
+#: this zygote's control group (``nngrade/z-<pid>``), parent of every run's
+_CGROUP: cgroups.Group | None = None
+_CONTROLLERS: cgroups.Controllers | None = None
+
+
+def _open_cgroups() -> dict:
+    """Find the cgroup controllers, sweep the groups of dead zygotes (a
+    killed grader's), make this zygote's group; say what is in force."""
+    global _CGROUP, _CONTROLLERS
+    ctrl = cgroups.probe()
+    found = ctrl.describe()
+    if ctrl.mode is not None:
+        try:
+            found["swept"] = ctrl.sweep_stale()
+            _CGROUP = ctrl.zygote_group()
+            _CONTROLLERS = ctrl
+        except OSError as exc:
+            found = {"mode": None, "controllers": [],
+                     "missing": {"all": f"cannot create the zygote's group: {exc}"}}
+    return found
 
 
 def _serve(sock: socket.socket, ctl: socket.socket | None = None,
@@ -149,6 +174,7 @@ def _serve(sock: socket.socket, ctl: socket.socket | None = None,
     info = preload(extra)
     info["pid"] = os.getpid()
     info["euid"] = os.geteuid()
+    info["cgroups"] = _open_cgroups()
     hello = json.dumps(info).encode()
     _send_msg(sock, hello)
     sel = selectors.DefaultSelector()
@@ -318,6 +344,7 @@ def supervise(fds) -> None:
         L.set_dumpable(False)
     except OSError:
         pass
+    run_group = _enter_run_group(req["limits"], iso)
     pid = os.fork()
     if pid == 0:
         code = 71
@@ -374,11 +401,42 @@ def supervise(fds) -> None:
     report = {"ev": "exit", "killed_by": killed_by, "seconds": round(elapsed, 4),
               "cpu": round(ru.ru_utime + ru.ru_stime, 4), "maxrss_kb": ru.ru_maxrss,
               "leftovers_killed": leftovers, "iso": iso}
+    if run_group is not None:
+        report["cgroup"] = _leave_run_group(run_group)
     if os.WIFSIGNALED(wstatus):
         report["signal"] = os.WTERMSIG(wstatus)
     else:
         report["code"] = os.WEXITSTATUS(wstatus)
     status(report)
+
+
+def _enter_run_group(limits: dict, iso: dict) -> cgroups.Group | None:
+    """Put the supervisor (and so everything it forks) into a fresh group
+    ``r-<pid>`` with the run's CPU share, memory and task limits; ``None``
+    (the reason in ``iso["errors"]``) when the zygote has no group."""
+    if _CGROUP is None:
+        return None
+    try:
+        group = _CGROUP.child(f"r-{os.getpid()}")
+        applied = group.limit(memory_mb=_memory_limit(limits) >> 20,
+                              processes=int(limits["processes"]) + 1, cores=1.0)
+        group.add()
+    except OSError as exc:
+        iso["errors"].append(f"cgroup: {exc}")
+        return None
+    iso["cgroup"] = {"mode": _CGROUP.mode, "limits": applied}
+    return group
+
+
+def _leave_run_group(group: cgroups.Group) -> dict:
+    """What the run's group saw (peak memory, OOM kills, refused forks);
+    then kill whatever is left in it and remove it."""
+    stats = group.stats()
+    stats["leftovers_killed"] = group.kill_all(spare=os.getpid())
+    if _CONTROLLERS is not None:
+        group.leave(_CONTROLLERS.home)        # a group with tasks cannot be removed
+    group.destroy()
+    return stats
 
 
 def _can_switch_uid(uid: int) -> bool:
@@ -623,14 +681,24 @@ def _remount_readonly(notes: list[str]) -> None:
             notes.append(f"could not make {p} read-only: {exc}")
 
 
-def _set_limits(limits: dict) -> dict:
-    page = os.sysconf("SC_PAGE_SIZE")
+def _address_space() -> int:
+    """Bytes this (pre-loaded) interpreter already maps."""
     with open("/proc/self/statm") as f:
-        baseline = int(f.read().split()[0]) * page
+        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _memory_limit(limits: dict) -> int:
+    """course.yaml's ``memory_mb`` in bytes, but at least 64 MiB above what the
+    pre-loaded interpreter already maps, so that a tiny limit still runs
+    something: the address-space rlimit of each process and the memory limit
+    of the whole sandbox's control group."""
+    return max(int(limits["memory_mb"]) * (1 << 20), _address_space() + (64 << 20))
+
+
+def _set_limits(limits: dict) -> dict:
+    baseline = _address_space()
     cpu = max(1, int(round(float(limits["cpu_seconds"]))))
-    # course.yaml's memory_mb is the whole address space; at least 64 MiB above what the
-    # pre-loaded interpreter already maps, so that a tiny limit still runs something
-    mem = max(int(limits["memory_mb"]) * (1 << 20), baseline + (64 << 20))
+    mem = _memory_limit(limits)
     nproc = int(limits["processes"])
     fsize = int(limits["file_kb"]) * 1024
     applied = {}

@@ -809,7 +809,7 @@ def run_submission(notebook, assignment: str, student: str | None, course, plans
             log = {"attempt": n + 1, "seconds": round(att.seconds, 4), "ended": st["ended"]}
             if att.exit:
                 log.update({k: att.exit[k] for k in ("code", "signal", "killed_by", "cpu",
-                                                     "maxrss_kb", "leftovers_killed")
+                                                     "maxrss_kb", "leftovers_killed", "cgroup")
                             if k in att.exit})
             attempts.append(log)
             if st["done"]:
@@ -1013,6 +1013,10 @@ def _cause(att: _Attempt, st: dict, lim: dict) -> tuple[str, str]:
         return "timeout", f"wall-clock limit of {wall:g} s reached"
     if ex.get("killed_by") == "grader":
         return "killed", "stopped by the grader"
+    group = ex.get("cgroup") if type(ex.get("cgroup")) is dict else {}
+    if group.get("oom_kills"):
+        return "killed", f"memory limit of the sandbox ({lim['memory_mb']} MB, all its " \
+                         "processes together) reached"
     sig = ex.get("signal")
     if sig == signal.SIGXCPU or (sig == signal.SIGKILL and float(ex.get("cpu") or 0) >= cpu):
         return "timeout", f"CPU time limit of {cpu:g} s reached"
@@ -1051,6 +1055,15 @@ def _isolation_summary(setup: dict, exit_iso: dict, requested: str) -> dict:
         details.append(f"runs as uid {iso.get('uid')}, no_new_privs")
     if limits:
         details.append("rlimits: " + ", ".join(f"{k}={v}" for k, v in limits.items()))
+    group = iso.get("cgroup") if type(iso.get("cgroup")) is dict else None
+    if group:
+        details.append(f"cgroup {group.get('mode')}: one CPU share and at most one core, "
+                       "memory and tasks limited for the whole sandbox (" +
+                       ", ".join(f"{k}={v}" for k, v in (group.get("limits") or {}).items())
+                       + ")")
+    else:
+        details.append("no per-sandbox control group: CPU share, memory and task limits are "
+                       "per process only")
     if not full:
         details.append("FALLBACK: namespaces unavailable or incomplete — only rlimits, a "
                        "wall-clock kill and a private uid (when root) protect the grader; "
