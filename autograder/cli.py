@@ -289,6 +289,68 @@ def stats(root, assignment, course_opt, plots):
 
 
 @main.command()
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--to", "lms", type=click.Choice(["canvas", "moodle"]), required=True,
+              help="the LMS whose grade-import CSV to write")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="CSV: student_id plus the LMS's ids (see docs)")
+@click.option("-a", "--assignment", "assignments", multiple=True, help="assignment id [all graded]")
+@click.option("--canvas-id", "canvas_ids", multiple=True, metavar="A=ID",
+              help="Canvas assignment id of an assignment (e.g. A3=12345), repeatable")
+@click.option("--course", "course_opt", help=COURSE_HELP)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="[ROOT/<lms>_grades.csv]")
+def lms(root, lms, roster, assignments, canvas_ids, course_opt, out):
+    """Grades as a Canvas or Moodle grade-import CSV, matched through a roster."""
+    from .reports.export import csv_rows
+    from .reports.feedback import ReportError
+    from .reports.lms import lms_table, read_roster, write_lms
+    course, _ = _load(course_opt)
+    aids = [_assignment(course, a) for a in assignments] or list(course.assignments)
+    ids = {}
+    for item in canvas_ids:
+        aid, sep, cid = item.partition("=")
+        if not sep or not cid.strip():
+            _fail(f"--canvas-id {item!r}: expected A=ID, e.g. A3=12345")
+        ids[_assignment(course, aid.strip())] = cid.strip()
+    results = [r for r in _results(course, root, None) if r.assignment in aids]
+    graded = [a for a in aids if any(r.assignment == a for r in results)]
+    titles = {a: course.assignment(a).title.render(course.language).replace("\n", " / ")
+              for a in graded}
+    try:
+        table = lms_table(lms, csv_rows(results, course), read_roster(roster), titles,
+                          {a: course.max_score(a) for a in graded}, ids)
+        click.echo(write_lms(out or root / f"{lms}_grades.csv", table))
+    except ReportError as exc:
+        _fail(str(exc))
+    if table.missing:
+        click.echo(_say(course, f"{len(table.missing)} 名学生缺少成绩（单元格留空）：",
+                        f"{len(table.missing)} students lack a grade (cells left empty): ")
+                   + ", ".join(table.missing), err=True)
+
+
+@main.command()
+@click.option("-a", "--assignment", required=True, help="assignment id, e.g. A3")
+@click.option("--course", "course_opt", help=COURSE_HELP)
+@click.option("--released", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the student notebook [exercises/<notebook>]")
+@click.option("--id-field", type=click.Choice(["sid", "email", "id", "name"]), default="sid",
+              show_default=True, help="which Gradescope user field is the student id")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="[gradescope_<A>.zip]")
+def gradescope(assignment, course_opt, released, id_field, out):
+    """A Gradescope autograder zip (setup.sh, run_autograder) for one assignment."""
+    from .gradescope import build_zip
+    course, path = _load(course_opt)
+    aid = _assignment(course, assignment)
+    try:
+        click.echo(build_zip(path, aid, out or Path(f"gradescope_{aid}.zip"),
+                             released=released, id_field=id_field))
+    except (OSError, ValueError) as exc:
+        _fail(str(exc))
+
+
+@main.command()
 @click.option("--course", "course_opt", help=COURSE_HELP)
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="where the demo course directory is made [a new temporary folder]")
