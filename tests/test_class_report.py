@@ -1,0 +1,187 @@
+"""The class report on a synthetic A5 class with known structure.
+
+36 students, judged through the real path (``grade_submission`` with an
+in-process runner on each student's own function source, then
+``record_answers``), with these planted items:
+
+* s01–s08 answer q3 from labels shifted by one sample (``np.roll(Y, 1)``,
+  an off-by-one index no catalogued mistake names), every value computed
+  by nn_core's reference on the shifted labels;
+* s10 and s11 wrote the same ``backward`` — s11's is s10's with every
+  variable renamed, other comments and spacing;
+* s12 answered q3 with the reference answers of s13's variant;
+* q3/db2 is easy for small batches: students whose batch has n ≤ 4 rows get
+  it right, the others make individual (unclustered) slips.
+
+Every other student writes a differently built ``backward`` and answers
+from their own variant. The report must find each planted item and flag
+no honest student.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.config import load_course
+from autograder.functions import InProcessRunner
+from autograder.judge import grade_submission, variant_of
+from autograder.questions import get_question
+from autograder.recording import RecordingRunner, function_sources, record_answers
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = load_course(ROOT / "course.yaml")
+CHROMIUM = Path("/usr/bin/chromium")
+Q3 = get_question("A5.q3")
+
+STUDENTS = [f"s{i:02d}" for i in range(36)]
+MISTAKE = STUDENTS[1:9]
+COPY_PAIR = ("s10", "s11")
+NUMBER_COPIER, NUMBER_SOURCE = "s12", "s13"
+
+COMMON = '''
+def forward(X, W1, b1, W2, b2):
+    A1 = 1 / (1 + np.exp(-(X @ W1.T + b1)))
+    A2 = 1 / (1 + np.exp(-(A1 @ W2.T + b2)))
+    return A1, A2
+
+
+def cost(X, Y, W1, b1, W2, b2):
+    _, A2 = forward(X, W1, b1, W2, b2)
+    return float(-np.mean(Y * np.log(A2) + (1 - Y) * np.log(1 - A2)))
+'''
+
+BACKWARD = '''
+def backward(X, Y, W1, b1, W2, b2):
+    # {comment}
+    A1, A2 = forward(X, W1, b1, W2, b2)
+    {n} = {N}
+    {dZ2} = (A2 - Y) / {n}
+    dW2 = {MM}
+    db2 = {SUM2}
+    {dZ1} = ({dZ2} @ W2) * {DER}
+    dW1 = {dZ1}.T @ X
+    db1 = {SUM1}
+    return dW1, db1, dW2, db2
+'''
+
+CHOICES = {
+    "N": ["len(X)", "X.shape[0]"],
+    "MM": ["{dZ2}.T @ A1", "np.dot({dZ2}.T, A1)", "(A1.T @ {dZ2}).T"],
+    "SUM": ["{d}.sum(axis=0)", "np.sum({d}, axis=0)", "np.ones({n}) @ {d}"],
+    "DER": ["A1 * (1 - A1)", "(1 - A1) * A1", "(A1 - A1 ** 2)"],
+}
+
+
+def backward_source(i: int, names=("n", "dZ2", "dZ1"), comment="backward pass") -> str:
+    """Student ``i``'s backward: one of 54 differently built (correct) versions."""
+    n, dz2, dz1 = names
+    k = i % 54
+    pick = {"N": k % 2, "MM": k // 2 % 3, "SUM": k // 6 % 3, "DER": k // 18 % 3}
+    fill = dict(n=n, dZ2=dz2, dZ1=dz1, comment=comment,
+                N=CHOICES["N"][pick["N"]], DER=CHOICES["DER"][pick["DER"]],
+                MM=CHOICES["MM"][pick["MM"]].format(dZ2=dz2))
+    fill["SUM2"] = CHOICES["SUM"][pick["SUM"]].format(d=dz2, n=n)
+    fill["SUM1"] = CHOICES["SUM"][pick["SUM"]].format(d=dz1, n=n)
+    return BACKWARD.format(**fill)
+
+
+def notebook(source: str) -> dict:
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+            "cells": [{"cell_type": "code", "metadata": {}, "source": source,
+                       "outputs": [], "execution_count": None, "id": "c1"}]}
+
+
+def q3_answers(student: str, params: dict) -> dict:
+    if student in MISTAKE:
+        shifted = {**params, "Y": np.roll(np.asarray(params["Y"]), 1, axis=0).tolist()}
+        return Q3.build(shifted, None)
+    if student == NUMBER_COPIER:
+        return Q3.reference(variant_of(COURSE, "A5", NUMBER_SOURCE)[0])
+    answers = dict(Q3.reference(params))
+    if len(params["X"]) > 4:                      # an individual slip on db2
+        rng = np.random.default_rng(int(student[1:]))
+        answers["db2"] = np.asarray(answers["db2"]) * (1.5 + rng.uniform(0, 1))
+    return answers
+
+
+def student_result(i: int, student: str):
+    params, _ = variant_of(COURSE, "A5", student)
+    if student == COPY_PAIR[1]:
+        src = backward_source(int(COPY_PAIR[0][1:]), names=("m", "delta_out", "delta_hidden"),
+                              comment="my own   work!")
+        src = src.replace("    A1, A2", "\n    A1,A2")
+    else:
+        src = backward_source(i)
+    source = COMMON + src
+    namespace = {"np": np}
+    exec(compile(source, f"<{student}>", "exec"), namespace)   # the test's own synthetic code
+    answers = {"q3": q3_answers(student, params)}
+    runner = RecordingRunner(InProcessRunner(namespace))
+    result = grade_submission(COURSE, "A5", answers, student, runner=runner)
+    return record_answers(result, answers, runner, function_sources(notebook(source), "A5"))
+
+
+@pytest.fixture(scope="module")
+def results():
+    return [student_result(i, s) for i, s in enumerate(STUDENTS)]
+
+
+HONEST = set(STUDENTS) - set(MISTAKE) - set(COPY_PAIR) - {NUMBER_COPIER}
+
+
+# --------------------------------------------------------------------------
+# recording
+
+def test_results_keep_answers_outputs_and_source(results):
+    r = next(r for r in results if r.student == "s20")
+    params, _ = variant_of(COURSE, "A5", "s20")
+    dW1 = next(q for q in r.questions if q.question == "A5.q3" and q.part == "dW1")
+    np.testing.assert_allclose(dW1.details["answer"], Q3.reference(params)["dW1"])
+    back = next(q for q in r.questions if q.part == "backward")
+    assert back.full_marks
+    assert back.details["source"].lstrip().startswith("def backward(")
+    assert back.details["outputs"] and all(k.startswith("backward#")
+                                           for k in back.details["outputs"])
+
+
+# --------------------------------------------------------------------------
+# 1. item analysis
+
+def test_item_analysis_finds_the_part_a_variant_range_makes_easy(results):
+    from autograder.reports.analysis import item_analysis
+    items = {it.label: it for it in item_analysis(results, COURSE)}
+    flagged = {label for label, it in items.items() if it.variant and it.variant.flagged}
+    assert flagged == {"A5.q3/db2"}
+    effect = items["A5.q3/db2"].variant
+    assert effect.feature == "len(X)" and effect.easier == "low" and 4 <= effect.threshold < 5
+    # the shares, counted here from the planted rule (n <= 4: right unless planted otherwise)
+    small = [s for s in STUDENTS if len(variant_of(COURSE, "A5", s)[0]["X"]) <= 4]
+    right = [s for s in small if s != NUMBER_COPIER]
+    assert effect.low_n == len(small) and effect.low_share == pytest.approx(len(right) / len(small))
+
+
+def test_item_statistics_match_their_definitions(results):
+    from autograder.reports.analysis import fisher_exact, item_analysis
+    items = {it.label: it for it in item_analysis(results, COURSE)}
+    dW1 = items["A5.q3/dW1"]
+    wrong = set(MISTAKE) | {NUMBER_COPIER}
+    assert dW1.difficulty == pytest.approx(1 - len(wrong) / len(STUDENTS))
+    assert dW1.blank == 0 and dW1.carried == 0 and dW1.mistakes == {}
+    # point-biserial against the rest, computed independently with NumPy from the scores
+    credit = np.array([next(q.score / q.max_score for q in r.questions if q.part == "dW1")
+                       for r in sorted(results, key=lambda r: r.student)])
+    rest = np.array([r.score for r in sorted(results, key=lambda r: r.student)]) - \
+        credit * dW1.max_score
+    assert dW1.discrimination == pytest.approx(np.corrcoef(credit, rest)[0, 1])
+    assert dW1.upper_lower > 0.5                   # the planted students are the lowest
+    # Fisher's exact test against SciPy's (an independent implementation)
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for table in ([[8, 2], [1, 5]], [[3, 3], [3, 3]], [[0, 10], [9, 1]]):
+        assert fisher_exact(*table[0], *table[1]) == pytest.approx(
+            scipy_stats.fisher_exact(table)[1])
