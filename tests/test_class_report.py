@@ -185,3 +185,45 @@ def test_item_statistics_match_their_definitions(results):
     for table in ([[8, 2], [1, 5]], [[3, 3], [3, 3]], [[0, 10], [9, 1]]):
         assert fisher_exact(*table[0], *table[1]) == pytest.approx(
             scipy_stats.fisher_exact(table)[1])
+
+
+# --------------------------------------------------------------------------
+# 2. mistake mining
+
+def test_mining_finds_the_planted_mistake_and_proposes_an_entry_that_reproduces_it(results):
+    from autograder.questions.base import Mistake
+    from autograder.reports.mining import mine_mistakes
+    clusters = mine_mistakes(results, COURSE)
+    assert len(clusters) == 1, [c.label for c in clusters]
+    c = clusters[0]
+    assert c.students == sorted(MISTAKE) and c.question == "A5.q3"
+    assert set(c.parts) == {"dW1_each", "dW1", "db1", "dW2"}     # db2 does not see the shift
+    assert c.perturbation.id == "input:roll(Y)"
+    # the proposal, run as the question module would, gives each planted student's answers
+    line = next(ln for ln in c.proposal.splitlines() if ln.startswith("Mistake("))
+    mistake = eval(line.rstrip(","), {"Mistake": Mistake, "Q3": Q3, "np": np})
+    for s in MISTAKE:
+        params, _ = variant_of(COURSE, "A5", s)
+        wrong = mistake.make(params)
+        assert set(wrong) == set(c.parts)
+        for part, value in wrong.items():
+            np.testing.assert_allclose(value, q3_answers(s, params)[part])
+
+
+def test_mining_clusters_a_function_mistake_across_variants():
+    """Four students whose backward returns twice the gradients (no
+    catalogued mistake): the ×2 cluster is found from the recorded outputs on
+    each student's own hidden inputs (re-drawn from the variant seed)."""
+    from autograder.reports.mining import mine_mistakes
+    rs = []
+    for s in ("f1", "f2", "f3", "f4"):
+        src = COMMON + backward_source(int(s[1])).replace("return dW1, db1, dW2, db2",
+                                                          "return 2 * dW1, 2 * db1, 2 * dW2, 2 * db2")
+        ns = {"np": np}
+        exec(compile(src, s, "exec"), ns)
+        runner = RecordingRunner(InProcessRunner(ns))
+        r = grade_submission(COURSE, "A5", {}, s, runner=runner)
+        rs.append(record_answers(r, {}, runner, function_sources(notebook(src), "A5")))
+    found = [c for c in mine_mistakes(rs, COURSE) if c.question == "A5.q2"]
+    assert len(found) == 1 and found[0].students == ["f1", "f2", "f3", "f4"]
+    assert found[0].perturbation.id == "output:times2"
