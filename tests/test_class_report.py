@@ -227,3 +227,47 @@ def test_mining_clusters_a_function_mistake_across_variants():
     found = [c for c in mine_mistakes(rs, COURSE) if c.question == "A5.q2"]
     assert len(found) == 1 and found[0].students == ["f1", "f2", "f3", "f4"]
     assert found[0].perturbation.id == "output:times2"
+
+
+# --------------------------------------------------------------------------
+# 3. copy signals
+
+def test_copy_signals_find_the_planted_copies_and_no_honest_student(results):
+    from autograder.reports.copying import copy_signals
+    signals = copy_signals(results, COURSE)
+    kinds = {(s.kind, tuple(s.students), tuple(s.others)) for s in signals}
+    assert kinds == {("same_code", COPY_PAIR, ()),
+                     ("other_variant", (NUMBER_COPIER,), (NUMBER_SOURCE,))}
+    flagged = {s for sig in signals for s in sig.students}
+    assert not flagged & HONEST
+    code = next(s for s in signals if s.kind == "same_code")
+    assert set(code.detail["sources"]) == set(COPY_PAIR)
+    a, b = (code.detail["sources"][s] for s in COPY_PAIR)
+    assert a != b and "delta_out" in b               # the texts differ; the trees do not
+
+
+def test_normalised_code_ignores_names_comments_and_docstrings_only():
+    from autograder.reports.copying import normalised_code
+    one = "def f(x, w):\n    # dot\n    s = x @ w\n    return np.tanh(s)\n"
+    two = 'def f(inp,  weights):\n    """doc"""\n    total = inp @ weights  # c\n\n' \
+          '    return np.tanh(total)\n'
+    other = "def f(x, w):\n    s = w @ x\n    return np.tanh(s)\n"
+    assert normalised_code(one) == normalised_code(two) != normalised_code(other)
+    assert normalised_code("def f(:\n") is None
+
+
+def test_rare_identical_wrong_answers_are_signalled():
+    """Lecture variant (one set of numbers): r1 and r2 share a slip no
+    catalogue names; r3's own slip and the right answers are not signalled."""
+    import dataclasses
+    from autograder.reports.copying import copy_signals
+    lecture = dataclasses.replace(COURSE, variants=dataclasses.replace(COURSE.variants,
+                                                                       mode="lecture"))
+    params, _ = variant_of(lecture, "A5", "r1")
+    rs = []
+    for s, delta in (("r1", 0.37), ("r2", 0.37), ("r3", 0.11), ("r4", 0.0), ("r5", 0.0)):
+        answers = {"q3": {k: np.asarray(v) + delta for k, v in Q3.reference(params).items()}}
+        rs.append(record_answers(grade_submission(lecture, "A5", answers, s), answers))
+    signals = copy_signals(rs, lecture)
+    assert [(s.kind, s.students) for s in signals] == [("rare_wrong", ["r1", "r2"])]
+    assert len(signals[0].parts) == 5
