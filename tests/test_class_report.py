@@ -271,3 +271,85 @@ def test_rare_identical_wrong_answers_are_signalled():
     signals = copy_signals(rs, lecture)
     assert [(s.kind, s.students) for s in signals] == [("rare_wrong", ["r1", "r2"])]
     assert len(signals[0].parts) == 5
+
+
+# --------------------------------------------------------------------------
+# 4. the class report page
+
+@pytest.fixture(scope="module")
+def course_dir(results, tmp_path_factory):
+    """A course directory with the class's stored results and feedback pages."""
+    from autograder.reports.feedback import write_feedback
+    from autograder.submissions import ResultStore
+    root = tmp_path_factory.mktemp("course")
+    store = ResultStore(root / "nngrade" / "results")
+    for r in results:
+        store.save(r)
+        write_feedback(r, root / "feedback", COURSE)
+    return root
+
+
+def _report_via_cli(root: Path, language: str) -> Path:
+    from click.testing import CliRunner
+
+    from autograder.cli import main
+    out = root / f"reports-{language.replace('+', '_')}"
+    res = CliRunner().invoke(main, ["report", str(root), "-a", "A5", "--course",
+                                    str(ROOT / "course.yaml"), "--out", str(out),
+                                    "--language", language])
+    assert res.exit_code == 0, res.output
+    path = Path(res.output.strip().splitlines()[-1])
+    assert path == out / "A5_class_report.html"
+    return path
+
+
+@pytest.mark.parametrize("language", ["zh+en", "en"])
+def test_report_page_holds_every_planted_item_and_links(course_dir, language):
+    import re
+    page = _report_via_cli(course_dir, language).read_text(encoding="utf-8")
+    assert "Y off by one row" in page and "q3_off_by_one_y" in page
+    assert ", ".join(sorted(MISTAKE)) in page
+    assert "len(X) ≤ 4" in page
+    assert f"{NUMBER_COPIER}&#x27;s answers" in page and "delta_out" in page
+    assert ("由参考计算的这种改动重现" in page) == (language == "zh+en")
+    # self-contained: nothing to fetch but inline images; every link a feedback page that exists
+    assert not re.search(r"<script|<link|src=\"http|url\(", page)
+    assert len(re.findall(r'src="data:image/png;base64,', page)) == 2
+    hrefs = re.findall(r'href="([^"]+)"', page)
+    assert len(hrefs) == len(STUDENTS)
+    base = course_dir / f"reports-{language.replace('+', '_')}"
+    assert all((base / h).resolve().is_file() for h in hrefs)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(),
+                    reason="Debian's chromium is not installed (/usr/bin/chromium); "
+                           "apt-get install -y chromium to run the browser check")
+def test_report_page_in_headless_chromium(course_dir, tmp_path):
+    """Render the report in chromium; the screenshot is kept in tmp_path and
+    copied to /tmp/class_report.png for a person to look at."""
+    import matplotlib.image as mpimg
+    page = _report_via_cli(course_dir, "zh+en")
+    png = tmp_path / "class_report.png"
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    try:
+        proc = subprocess.run(
+            [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={profile}", f"--screenshot={png}",
+             "--window-size=1200,2400", page.resolve().as_uri()],
+            capture_output=True, text=True, timeout=180)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    pixels = mpimg.imread(str(png))
+    assert pixels.shape[:2] == (2400, 1200)
+    colours = np.unique((pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(colours) > 100, "the screenshot looks blank"
+    try:
+        shutil.copy(png, "/tmp/class_report.png")
+    except OSError:
+        pass
+    keep = os.environ.get("NNGRADE_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(png, Path(keep) / png.name)
