@@ -8,6 +8,7 @@
     nngrade feedback  ROOT -a A3               one HTML page per student
     nngrade export    ROOT [-a A3] -f csv      nbgrader's CSV, or Gradescope results.json
     nngrade stats     ROOT -a A3               per-question means, mistakes, histogram (+ PNG)
+    nngrade report    ROOT -a A3               class report: item analysis, mining, copy signals
     nngrade demo                               grade the example class end to end
 
 ``ROOT`` is an nbgrader course directory (``submitted/<student>/<A>/…``) or
@@ -453,6 +454,32 @@ def run() -> None:
         except (OSError, ValueError):
             pass
     os._exit(code or 0)
+
+
+# --------------------------------------------------------------------------
+# nngrade report: the class report page (item analysis, mistake mining, copy signals)
+
+@main.command()
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-a", "--assignment", required=True, help="assignment id")
+@click.option("--course", "course_opt", help=COURSE_HELP)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="[ROOT/reports]")
+@click.option("--feedback-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="where the feedback pages are, for the links [ROOT/feedback]")
+@click.option("--language", type=click.Choice(["zh", "en", "zh+en"]), help="[course.yaml]")
+def report(root, assignment, course_opt, out, feedback_dir, language):
+    """One HTML class report: item analysis, shared uncatalogued mistakes, copy signals."""
+    from .reports.class_report import write_class_report
+    from .reports.feedback import ReportError
+    course, _ = _load(course_opt)
+    aid = _assignment(course, assignment)
+    results = _results(course, root, aid)
+    try:
+        click.echo(write_class_report(results, out or root / "reports", course,
+                                      feedback_dir=feedback_dir or root / "feedback",
+                                      language=language))
+    except ReportError as exc:
+        _fail(str(exc))
 
 
 if __name__ == "__main__":

@@ -181,8 +181,11 @@ def grade_notebook(course, assignment: str, notebook_path, student: str | None, 
                          outcome.message[:1].upper() + outcome.message[1:] + ".",
                          "error", {"sandbox": outcome.summary()})
     reasons = {k: p.get("reason") for k, p in outcome.parts.items() if p.get("status") != "ok"}
-    result = grade_submission(course, assignment, answers_from_wire(outcome.answers), student,
-                              runner=ReplayRunner(outcome.fn_results, reasons))
+    from ..recording import RecordingRunner, function_sources, record_answers
+    answers, recorder = answers_from_wire(outcome.answers), RecordingRunner(
+        ReplayRunner(outcome.fn_results, reasons))
+    result = grade_submission(course, assignment, answers, student, runner=recorder)
+    record_answers(result, answers, recorder, function_sources(notebook_path, assignment))
     mark_failures(result, outcome)
     result.details = {**result.details, "sandbox": outcome.summary()}
     return result
