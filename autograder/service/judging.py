@@ -13,7 +13,11 @@ the server calls them from worker pools.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -41,8 +45,15 @@ def _refuse(status: int, reason: str, zh: str, en: str) -> ServiceError:
 class Checker:
     """Judges checks for the course (a :class:`~autograder.config.Course`)."""
 
+    #: verdicts of checks without function parts kept (same question, variant
+    #: and answers → same verdict: a class typing the same right formula
+    #: costs one SymPy comparison)
+    CACHE_SIZE = 4096
+
     def __init__(self, course, limits: Limits | None = None, isolation: str = "auto"):
         self.course, self.limits, self.isolation = course, limits or Limits(), isolation
+        self._cache: OrderedDict[str, dict] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # -- look-ups -------------------------------------------------------
     def _assignment(self, assignment) -> str:
@@ -81,6 +92,19 @@ class Checker:
         return {"student": student, "assignment": aid, "params": to_jsonable(params, where="params"),
                 "answers": answers, "functions": functions}
 
+    def kind(self, body) -> str:
+        """``"function"``, ``"formula"`` or ``"numeric"``: which worker pool a
+        check goes to (a bad request counts as numeric: it fails fast)."""
+        from ..questions import questions_of
+        if type(body) is not dict or body.get("assignment") not in self.course.assignments:
+            return "numeric"
+        for q in questions_of(body["assignment"]):
+            if q.id == body.get("question"):
+                kinds = {p.kind for p in q.parts}
+                return "function" if "fn" in kinds else \
+                    "formula" if kinds & {"sym", "order"} else "numeric"
+        return "numeric"
+
     # -- judging --------------------------------------------------------
     def check(self, student: str | None, body: dict) -> dict:
         """Judge ``body`` (``{"assignment", "question", "answers", "cells"?}``)
@@ -99,9 +123,16 @@ class Checker:
         answers = answers_from_wire(wire)
         params, _seed = variant_of(self.course, aid, student)
         seed = public_seed(self.course, aid, student)
-        runner, outcome = None, None
+        runner, outcome, key = None, None, None
         if any(p.kind == "fn" for p in q.parts):
             runner, outcome = self._run_functions(aid, q, student, body.get("cells"), seed)
+        else:
+            key = self._key(q.id, params, body.get("answers"))
+            with self._cache_lock:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    return {**hit, "student": student}
         results = grade_question(q, answers, params, lambda part: policy_for(self.course, q.id, part),
                                  part_points(self.course, q), runner, seed)
         if outcome is not None:
@@ -112,9 +143,22 @@ class Checker:
             results = holder.questions
         points = min(round(math.fsum(r.score for r in results), 9), self.course.points(q.id))
         lang = self.course.language
-        return {"student": student, "assignment": aid, "question": q.id, "points": float(points),
-                "results": [r.to_dict(lang) for r in results],
-                "reveal": reveal_for(q, results, params)}
+        reply = {"student": student, "assignment": aid, "question": q.id, "points": float(points),
+                 "results": [r.to_dict(lang) for r in results],
+                 "reveal": reveal_for(q, results, params)}
+        if key is not None:
+            with self._cache_lock:
+                self._cache[key] = reply
+                while len(self._cache) > self.CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return reply
+
+    @staticmethod
+    def _key(qid: str, params: dict, answers) -> str:
+        from ..results import to_jsonable
+        text = json.dumps([qid, to_jsonable(params, where="params"), answers], sort_keys=True,
+                          allow_nan=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def _run_functions(self, aid: str, q, student: str | None, cells, seed: int):
         from ..functions import plan_calls

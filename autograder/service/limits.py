@@ -32,6 +32,7 @@ class Limits:
     fn_wall_seconds: float = 20.0     # its wall clock
     fn_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
     judge_workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
+    formula_workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     fn_queue: int = 64                # function checks waiting, all students: more is 503
 
     @property

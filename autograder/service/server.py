@@ -4,9 +4,10 @@ Why tornado: Jupyter already brings it (the notebook server and JupyterHub
 run on it), so the service adds no dependency to a course machine, and
 JupyterHub's service-auth helpers (:mod:`.auth`) are tornado-native.  The
 IOLoop thread only parses, authenticates and rate-limits; judging runs in
-two bounded thread pools — one for numeric/formula checks, one for function
-checks (which run in the sandbox, in separate processes, under a CPU cap) —
-so a flood of slow function checks never delays a numeric one.
+three bounded thread pools — numeric, formula (SymPy, in forked children
+under a time limit) and function checks (in the sandbox, in separate
+processes, under a CPU cap) — so a flood of slow formula or function
+checks never delays a numeric one.
 
 :func:`make_app` builds the application, :func:`serve` runs it until
 interrupted (standalone or as a JupyterHub service), :func:`start_in_thread`
@@ -48,6 +49,7 @@ class ServiceState:
     rate: RateLimiter = None
     judge_pool: ThreadPoolExecutor = None
     fn_pool: ThreadPoolExecutor = None
+    formula_pool: ThreadPoolExecutor = None
     in_flight: set = field(default_factory=set)
     fn_waiting: int = 0
 
@@ -56,6 +58,8 @@ class ServiceState:
         self.judge_pool = self.judge_pool or ThreadPoolExecutor(self.limits.judge_workers,
                                                                 "nngrade-judge")
         self.fn_pool = self.fn_pool or ThreadPoolExecutor(self.limits.fn_workers, "nngrade-fn")
+        self.formula_pool = self.formula_pool or ThreadPoolExecutor(self.limits.formula_workers,
+                                                                    "nngrade-formula")
 
 
 class _Base(tornado.web.RequestHandler):
@@ -166,9 +170,9 @@ class CheckHandler(_Base):
             raise ServiceError(400, "bad_json", "请求不是有效的 UTF-8 JSON。",
                                "The request is not valid UTF-8 JSON.") from None
         state = self.state
-        sandboxed = isinstance(body, dict) and bool(body.get("cells"))
+        kind = state.checker.kind(body)
         loop = asyncio.get_running_loop()
-        if sandboxed:
+        if kind == "function":
             if state.fn_waiting >= state.limits.fn_queue:
                 raise busy("busy", "检查服务正忙（函数检查排队过多），请稍后重试。",
                            "The check service is busy (too many function checks queued); "
@@ -180,8 +184,8 @@ class CheckHandler(_Base):
             finally:
                 state.fn_waiting -= 1
         else:
-            result = await loop.run_in_executor(state.judge_pool, state.checker.check,
-                                                self.student, body)
+            pool = state.formula_pool if kind == "formula" else state.judge_pool
+            result = await loop.run_in_executor(pool, state.checker.check, self.student, body)
         self.send_json(result)
 
     def on_finish(self):
