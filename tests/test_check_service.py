@@ -355,3 +355,88 @@ def test_released_notebook_same_feedback_in_service_and_local_mode(course, stude
     assert runs["nngrade-student"] == runs["nngrade-local"]
     text = json.dumps(runs["nngrade-local"], ensure_ascii=False)
     assert "✗ y" in text and "✓ z1" in text and "alice" in text     # a mix of verdicts compared
+
+
+# -- under a real JupyterHub ---------------------------------------------------
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_under_jupyterhub_each_user_gets_only_their_own_variant(course, tmp_path):
+    """A real hub (dummy authenticator, users alice and bob): the service
+    identifies each from their hub API token through jupyterhub's HubAuth."""
+    import shutil
+    import time
+    pytest.importorskip("jupyterhub")
+    if not shutil.which("configurable-http-proxy"):
+        pytest.skip("configurable-http-proxy (npm) is not installed")
+    from jupyterhub.services.auth import HubAuth
+
+    from autograder.service.auth import HubTokens
+    hub_port, proxy_port, api_port = _free_port(), _free_port(), _free_port()
+    admin, service_token = "admin-" + "x" * 32, "svc-" + "y" * 32
+    (tmp_path / "jupyterhub_config.py").write_text(f"""
+c.JupyterHub.authenticator_class = "dummy"
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {proxy_port}
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
+c.JupyterHub.db_url = "sqlite:///{tmp_path}/hub.sqlite"
+c.JupyterHub.cookie_secret_file = "{tmp_path}/cookie_secret"
+c.Authenticator.allowed_users = {{"alice", "bob"}}
+c.JupyterHub.services = [{{"name": "nngrade", "api_token": "{service_token}"}},
+                         {{"name": "setup", "api_token": "{admin}"}}]
+c.JupyterHub.load_roles = [{{"name": "setup", "services": ["setup"],
+                             "scopes": ["admin:users", "tokens"]}}]
+""")
+    exe = Path(sys.executable).with_name("jupyterhub")
+    hub = subprocess.Popen([str(exe), "-f", str(tmp_path / "jupyterhub_config.py")], cwd=tmp_path,
+                           stdout=subprocess.DEVNULL, stderr=open(tmp_path / "hub.log", "wb"))
+    api = f"http://127.0.0.1:{hub_port}/hub/api"
+    stop = None
+    try:
+        for _ in range(600):                                  # hang detector: 5 minutes
+            try:
+                urllib.request.urlopen(api + "/", timeout=5).read()
+                break
+            except OSError:
+                assert hub.poll() is None, (tmp_path / "hub.log").read_text()[-3000:]
+                time.sleep(0.5)
+        user_tokens = {}
+        for user in ("alice", "bob"):
+            req = urllib.request.Request(f"{api}/users/{user}/tokens", data=b"{}", method="POST",
+                                         headers={"Authorization": f"token {admin}"})
+            user_tokens[user] = json.loads(urllib.request.urlopen(req, timeout=60).read())["token"]
+        lim = Limits(per_minute=6000, burst=1000)
+        auth = HubTokens(HubAuth(api_url=api, api_token=service_token, cache_max_age=60))
+        url, stop = start_in_thread(make_app(Checker(course, lim), auth, lim))
+        base = url + "/"
+        alice, bob = references(course, "A3", "alice"), references(course, "A3", "bob")
+        for user, refs in (("alice", alice), ("bob", bob)):
+            tok = user_tokens[user]
+            _, manifest, _ = call(base, "v1/assignments/A3", token=tok)
+            assert manifest["student"] == user
+            assert manifest["params"] == variant_of(course, "A3", user)[0]
+            _, own, _ = call(base, "v1/check", {"assignment": "A3", "question": "A3.q2",
+                                               "answers": a3_answers(refs)}, token=tok)
+            assert [r["status"] for r in own["results"]] == ["correct"] * 4
+        # Bob's token with Alice's answers is judged on Bob's numbers
+        _, other, _ = call(base, "v1/check", {"assignment": "A3", "question": "A3.q2",
+                                             "student": "alice", "answers": a3_answers(alice)},
+                           token=user_tokens["bob"])
+        assert other["student"] == "bob" and other["results"][0]["status"] != "correct"
+        status, _, _ = call(base, "v1/assignments/A3", token="forged-" + "z" * 30)
+        assert status == 401
+    finally:
+        if stop:
+            stop()
+        hub.terminate()
+        try:
+            hub.wait(60)
+        except subprocess.TimeoutExpired:
+            hub.kill()
