@@ -9,6 +9,11 @@
     nngrade export    ROOT [-a A3] -f csv      nbgrader's CSV, or Gradescope results.json
     nngrade stats     ROOT -a A3               per-question means, mistakes, histogram (+ PNG)
     nngrade report    ROOT -a A3               class report: item analysis, mining, copy signals
+    nngrade lms       ROOT --to canvas --roster R   Canvas / Moodle grade-import CSV
+    nngrade gradescope -a A3                   a Gradescope autograder zip
+    nngrade serve     [--tokens FILE]          the check service (instant feedback, no key on
+                                               the student's machine)
+    nngrade tokens    ROSTER                   per-student tokens for a standalone service
     nngrade demo                               grade the example class end to end
 
 ``ROOT`` is an nbgrader course directory (``submitted/<student>/<A>/…``) or
@@ -480,6 +485,64 @@ def report(root, assignment, course_opt, out, feedback_dir, language):
                                       language=language))
     except ReportError as exc:
         _fail(str(exc))
+
+# the check service (autograder/service): nngrade serve, nngrade tokens
+
+@main.command()
+@click.option("--course", "course_opt", help=COURSE_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--tokens", "tokens_file", type=click.Path(exists=True, dir_okay=False),
+              help="per-student tokens (JSON from `nngrade tokens`): standalone mode")
+@click.option("--hub", is_flag=True, help="run as a JupyterHub service (students are hub users)")
+@click.option("--per-minute", type=float, default=60.0, show_default=True,
+              help="checks per minute per student")
+@click.option("--max-body-kb", type=int, default=256, show_default=True, help="largest request")
+@click.option("--fn-cpu", type=float, default=10.0, show_default=True,
+              help="CPU seconds of one function check")
+def serve(course_opt, host, port, tokens_file, hub, per_minute, max_body_kb, fn_cpu):
+    """Judge students' checks over HTTP, keeping the answers here."""
+    from .service.limits import Limits
+    from .service.server import serve as run_service
+    course, _path = _load(course_opt)
+    if hub == bool(tokens_file):
+        _fail(_say(course, "请选择 --tokens FILE（独立运行）或 --hub（JupyterHub 服务）之一。",
+                   "Choose one of --tokens FILE (standalone) or --hub (JupyterHub service)."))
+    limits = Limits(per_minute=per_minute, max_body_kb=max_body_kb, fn_cpu_seconds=fn_cpu,
+                    fn_wall_seconds=max(2 * fn_cpu, 5.0))
+    try:
+        run_service(course, host=host, port=port, tokens=tokens_file, hub=hub, limits=limits)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@click.argument("roster", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="tokens.json",
+              show_default=True, help="the token file `nngrade serve --tokens` reads")
+def tokens(roster, out):
+    """Make (or extend) per-student check tokens from ROSTER (one id a line,
+    or a CSV with a student_id column)."""
+    import csv
+    import json
+    from .service.auth import make_tokens
+    text = roster.read_text(encoding="utf-8")
+    first = text.splitlines()[0] if text.strip() else ""
+    if "student_id" in [c.strip() for c in first.split(",")]:
+        ids = [row["student_id"].strip() for row in csv.DictReader(text.splitlines())]
+    else:
+        ids = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    existing = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
+    try:
+        made = make_tokens([i for i in ids if i], existing)
+    except ValueError as exc:
+        _fail(f"{roster}: {exc}")
+    out.write_text(json.dumps(made, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    out.chmod(0o600)
+    click.echo(f"{out}: {len(made)} tokens ({len(made) - len(existing)} new) / "
+               f"{len(made)} 个令牌（新增 {len(made) - len(existing)} 个）")
 
 
 if __name__ == "__main__":

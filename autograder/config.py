@@ -36,6 +36,9 @@ The file's sections (all but ``course_id`` and ``assignments`` optional):
     ``per_student``; ``salt`` mixed into every student's seed, and
     ``secret_env``, the name of an environment variable holding a secret
     also mixed in (the secret never sits in the file).
+``checks``
+    ``local`` (``check()`` judges in the student's kernel) or the URL of
+    the check service (``nngrade serve``, :mod:`autograder.service`).
 ``formula``, ``order``, ``sandbox``, ``gradebook_url``
     formula-checking time limit and samples; part credit for a cost formula
     with the right leading term; the untrusted runner's resource limits; the
@@ -266,6 +269,9 @@ SCHEMA = Struct({
         "file_kb": Field(Scalar("int", "largest file the runner may write, KiB", min=0),
                          default=10240),
     }, check=_check_sandbox)),
+    "checks": Field(Scalar("str", "where check() judges: 'local' (in the student's kernel) "
+                                  "or the check service's URL (nngrade serve)",
+                           pattern=r"local|https?://[^\s]+"), default="local"),
     "gradebook_url": Field(Scalar("str", "gradebook database (SQLAlchemy URL)",
                                   pattern=r"[A-Za-z][A-Za-z0-9+.-]*://.*"),
                            default=DEFAULT_GRADEBOOK_URL),
@@ -573,6 +579,7 @@ class Course:
     gradebook_url: str
     assignments: dict[str, AssignmentConfig]
     source: str | None = field(default=None, compare=False)
+    checks: str = "local"          # or the check service's URL (autograder.service)
 
     # -- look-ups by id -------------------------------------------------
     def assignment(self, assignment_id: str) -> AssignmentConfig:
@@ -678,7 +685,7 @@ def _build(data: dict, ctx: _Context) -> Course:
         order=OrderSettings(**data["order"]),
         sandbox=SandboxLimits(**data["sandbox"]),
         gradebook_url=data["gradebook_url"],
-        assignments=assignments, source=ctx.file)
+        assignments=assignments, source=ctx.file, checks=data["checks"])
 
 
 # ==========================================================================

@@ -31,7 +31,10 @@ student was, so the notebook asks students to fill it in.
 
 The course (points, tolerances, variant mode) is read from ``course.yaml``:
 the path in ``NNGRADE_COURSE``, else the first ``course.yaml`` in the
-working directory or one of its parents.
+working directory or one of its parents, else a student install's
+(:func:`autograder.service.client.installed_course_file`). With ``checks:
+<URL>`` there, ``setup`` and ``check`` go to the check service
+(:mod:`autograder.service`) instead of judging in this kernel.
 
 ``NNGRADE_MODE=collect`` (set by the grader's sandbox, which judges the
 collected answers itself) turns ``check`` and ``grade`` into no-ops.
@@ -68,6 +71,9 @@ def find_course(start: str | os.PathLike | None = None):
         candidate = folder / "course.yaml"
         if candidate.is_file():
             return load_course(candidate)
+    from .service.client import installed_course_file   # a student install's course
+    if installed_course_file() is not None:
+        return load_course(installed_course_file())
     raise FileNotFoundError(msg(
         f"找不到 course.yaml（从 {here} 向上查找）。请把笔记本放在课程目录中，或设置 NNGRADE_COURSE。",
         f"course.yaml not found (looked in {here} and its parents). Keep the notebook inside "
@@ -96,10 +102,13 @@ class Session:
 def setup(assignment: str, student_id: str = "") -> Session:
     """Start the notebook of ``assignment`` for the student (see module docstring)."""
     global _SESSION
-    from .judge import variant_of
-    from .variants import variant_seed
     course = find_course()
     course.assignment(assignment)                 # a clear error for an unknown id
+    from .service import client                   # checks: <URL> — judged by the service
+    if client.remote(course):
+        return client.remote_setup(course, assignment, student_id)
+    from .judge import variant_of
+    from .variants import variant_seed
     owner = os.environ.get("NNGRADE_STUDENT", "").strip()
     typed = (student_id or "").strip() if isinstance(student_id, str) else ""
     student = owner or typed or os.environ.get("JUPYTERHUB_USER", "").strip() or None
@@ -176,6 +185,9 @@ def check(question_id: str, namespace: dict | None = None) -> float:
     s = _session()
     if s.mode == "collect":
         return 0.0
+    from .service import client                   # checks: <URL> — judged by the service
+    if client.remote(s.course):
+        return client.remote_check(s, question_id, namespace)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         results = _judge(question_id, s.public_seed, namespace)

@@ -1,0 +1,189 @@
+"""The check service's judging, without HTTP: one question for one student.
+
+:class:`Checker` holds the course; :meth:`Checker.manifest` gives a student
+their variant's numbers and the answer variables a notebook sends;
+:meth:`Checker.check` judges one question exactly as the local
+``check()`` of :mod:`autograder.notebook` does — the same
+:func:`autograder.judge.grade_question`, the same policies and points, the
+same *public* seed for function parts — except that function parts run in
+the grading sandbox from the source of the student's cells
+(:func:`autograder.sandbox.run_submission` on a notebook built from them),
+under the service's CPU cap.  Every method is synchronous and thread-safe;
+the server calls them from worker pools.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from .codec import AnswerError, decode_answers
+from .limits import Limits, ServiceError
+
+__all__ = ["Checker", "public_seed", "cells_notebook"]
+
+def public_seed(course, assignment: str, student: str | None) -> int:
+    """The seed of the inputs a public check's function parts run on (as
+    :func:`autograder.notebook.setup` draws it)."""
+    from ..variants import variant_seed
+    return variant_seed(course.course_id + course.variants.key(), assignment,
+                        f"{student or 'lecture'}#public")
+
+def cells_notebook(cells: list[str]) -> dict:
+    """A minimal nbformat-4 notebook of code cells (the student's sources)."""
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+            "cells": [{"cell_type": "code", "metadata": {}, "source": src, "outputs": [],
+                       "execution_count": None, "id": f"c{i}"} for i, src in enumerate(cells)]}
+
+def _refuse(status: int, reason: str, zh: str, en: str) -> ServiceError:
+    return ServiceError(status, reason, zh, en)
+
+class Checker:
+    """Judges checks for the course (a :class:`~autograder.config.Course`)."""
+
+    #: verdicts of checks without function parts kept (same question, variant
+    #: and answers → same verdict: a class typing the same right formula
+    #: costs one SymPy comparison)
+    CACHE_SIZE = 4096
+
+    def __init__(self, course, limits: Limits | None = None, isolation: str = "auto"):
+        self.course, self.limits, self.isolation = course, limits or Limits(), isolation
+        self._cache: OrderedDict[str, dict] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # -- look-ups -------------------------------------------------------
+    def _assignment(self, assignment) -> str:
+        if type(assignment) is not str or assignment not in self.course.assignments:
+            raise _refuse(404, "unknown_assignment", f"没有作业 {str(assignment)[:20]!r}。",
+                          f"There is no assignment {str(assignment)[:20]!r}.")
+        return assignment
+
+    def _question(self, assignment: str, question_id):
+        from ..questions import questions_of
+        for q in questions_of(assignment):
+            if q.id == question_id:
+                return q
+        raise _refuse(404, "unknown_question",
+                      f"{str(question_id)[:20]!r} 不是作业 {assignment} 的题目。",
+                      f"{str(question_id)[:20]!r} is not a question of {assignment}.")
+
+    def manifest(self, assignment, student: str | None) -> dict:
+        """The student's numbers and what their notebook sends."""
+        from ..judge import variant_of
+        from ..protocol import answer_name
+        from ..questions import questions_of
+        from ..results import to_jsonable
+        aid = self._assignment(assignment)
+        params, _seed = variant_of(self.course, aid, student)
+        answers, functions = {}, {}
+        for q in questions_of(aid):
+            named = {p.name: {"var": answer_name(q, p), "kind": p.kind}
+                     for p in q.parts if p.kind != "fn"}
+            if named:
+                answers[q.local_id] = named
+            fns = sorted({n for p in q.parts if p.kind == "fn"
+                          for n in (p.fn.name, getattr(p.fn.grad_check, "forward", None)) if n})
+            if fns:
+                functions[q.local_id] = fns
+        return {"student": student, "assignment": aid, "params": to_jsonable(params, where="params"),
+                "answers": answers, "functions": functions}
+
+    def kind(self, body) -> str:
+        """``"function"``, ``"formula"`` or ``"numeric"``: which worker pool a
+        check goes to (a bad request counts as numeric: it fails fast)."""
+        from ..questions import questions_of
+        if type(body) is not dict or body.get("assignment") not in self.course.assignments:
+            return "numeric"
+        for q in questions_of(body["assignment"]):
+            if q.id == body.get("question"):
+                kinds = {p.kind for p in q.parts}
+                return "function" if "fn" in kinds else \
+                    "formula" if kinds & {"sym", "order"} else "numeric"
+        return "numeric"
+
+    # -- judging --------------------------------------------------------
+    def check(self, student: str | None, body: dict) -> dict:
+        """Judge ``body`` (``{"assignment", "question", "answers", "cells"?}``)
+        for ``student``; raises :class:`ServiceError` for a bad request."""
+        from ..judge import grade_question, part_points, policy_for, variant_of
+        from ..protocol import answer_names, answers_from_wire
+        from .reveal import reveal_for
+        if type(body) is not dict:
+            raise _refuse(400, "bad_request", "请求应为 JSON 对象。", "The request must be a JSON object.")
+        aid = self._assignment(body.get("assignment"))
+        q = self._question(aid, body.get("question"))
+        try:
+            wire = decode_answers(body.get("answers"), answer_names(aid))
+        except AnswerError as bad:
+            raise _refuse(400, "bad_answers", bad.zh, bad.en) from None
+        answers = answers_from_wire(wire)
+        params, _seed = variant_of(self.course, aid, student)
+        seed = public_seed(self.course, aid, student)
+        runner, outcome, key = None, None, None
+        if any(p.kind == "fn" for p in q.parts):
+            runner, outcome = self._run_functions(aid, q, student, body.get("cells"), seed)
+        else:
+            key = self._key(q.id, params, body.get("answers"))
+            with self._cache_lock:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    return {**hit, "student": student}
+        results = grade_question(q, answers, params, lambda part: policy_for(self.course, q.id, part),
+                                 part_points(self.course, q), runner, seed)
+        if outcome is not None:
+            from ..results import AssignmentResult
+            from ..sandbox import mark_failures
+            holder = AssignmentResult(assignment=aid, student=student or "", questions=results)
+            mark_failures(holder, outcome)
+            results = holder.questions
+        points = min(round(math.fsum(r.score for r in results), 9), self.course.points(q.id))
+        lang = self.course.language
+        reply = {"student": student, "assignment": aid, "question": q.id, "points": float(points),
+                 "results": [r.to_dict(lang) for r in results],
+                 "reveal": reveal_for(q, results, params)}
+        if key is not None:
+            with self._cache_lock:
+                self._cache[key] = reply
+                while len(self._cache) > self.CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return reply
+
+    @staticmethod
+    def _key(qid: str, params: dict, answers) -> str:
+        from ..results import to_jsonable
+        text = json.dumps([qid, to_jsonable(params, where="params"), answers], sort_keys=True,
+                          allow_nan=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _run_functions(self, aid: str, q, student: str | None, cells, seed: int):
+        from ..functions import plan_calls
+        from ..protocol import part_key
+        from ..sandbox import ReplayRunner, run_submission
+        if cells is None:
+            cells = []
+        if type(cells) is not list or any(type(c) is not str for c in cells):
+            raise _refuse(400, "bad_cells", "cells 应为字符串列表（单元格的源代码）。",
+                          "'cells' must be a list of strings (the cells' source).")
+        if len(cells) > self.limits.max_cells:
+            raise _refuse(413, "too_many_cells", f"单元格过多（至多 {self.limits.max_cells} 个）。",
+                          f"Too many cells (at most {self.limits.max_cells}).")
+        plans = {part_key(q, p): plan_calls(p.fn, np.random.default_rng(seed))
+                 for p in q.parts if p.kind == "fn"}
+        sb = self.course.sandbox
+        limits = {"cpu_seconds": min(sb.cpu_seconds, self.limits.fn_cpu_seconds),
+                  "wall_seconds": min(sb.wall_seconds, self.limits.fn_wall_seconds),
+                  "memory_mb": sb.memory_mb, "processes": sb.processes,
+                  "output_kb": sb.output_kb, "file_kb": sb.file_kb}
+        limits["wall_seconds"] = max(limits["wall_seconds"], limits["cpu_seconds"])
+        outcome = run_submission(cells_notebook(cells), aid, student, self.course, plans,
+                                 limits=limits, isolation=self.isolation)
+        if outcome.status == "malformed":
+            raise _refuse(400, "bad_cells", outcome.message_zh or "无法读取单元格。",
+                          outcome.message or "the cells could not be read")
+        reasons = {k: p.get("reason") for k, p in outcome.parts.items() if p.get("status") != "ok"}
+        return ReplayRunner(outcome.fn_results, reasons), outcome

@@ -1,0 +1,181 @@
+"""The check service under a class: N students checking at once.
+
+Run after the README's test set-up::
+
+    python benchmarks/check_service.py [--students 200] [--rounds 1]
+
+Starts ``nngrade serve``'s application on 127.0.0.1 (a free port, in this
+process, as the tests do) with one token per simulated student, then lets
+``--students`` clients (one thread each) issue, in a random order per
+student, ``--rounds`` of each kind of check:
+
+* **numeric** — A3.q2 (four arrays, error carried forward from q1);
+* **formula** — A2.q1 (two formulas, parsed and compared by the formula
+  checker);
+* **function** — A2.q5 (the student's ``sigmoid`` and ``log_softmax`` cells,
+  run in the grading sandbox on the public inputs).
+
+Each student's answers are right for their own variant (the reference
+through the question definitions). It writes
+``benchmarks/results/check_service.json``: p50, p95 and p99 latency per
+kind, checks per second over the whole run, failed requests (must be 0),
+and, beside them, the same checks judged locally in this one process
+(what ``checks: local`` costs a kernel). Goal (issue 14): p95 ≤ 250 ms for
+numeric and formula checks, ≤ 1 s for function checks, at 200 students on
+2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from autograder.config import load_course  # noqa: E402
+from autograder.judge import grade_question, part_points, policy_for, variant_of  # noqa: E402
+from autograder.protocol import answers_from_wire, to_wire  # noqa: E402
+from autograder.questions import get_question  # noqa: E402
+from autograder.service.auth import TokenFile, make_tokens  # noqa: E402
+from autograder.service.codec import encode_answers  # noqa: E402
+from autograder.service.judging import Checker, public_seed  # noqa: E402
+from autograder.service.limits import Limits  # noqa: E402
+from autograder.service.server import make_app, start_in_thread  # noqa: E402
+
+CELLS = [
+    "import numpy as np\n"
+    "def sigmoid(x):\n    x = np.asarray(x, dtype=float)\n    e = np.exp(-np.abs(x))\n"
+    "    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))\n",
+    "def log_softmax(z):\n    z = np.asarray(z, dtype=float)\n"
+    "    m = z.max(axis=-1, keepdims=True)\n"
+    "    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))\n",
+]
+KINDS = {"numeric": ("A3", "A3.q2"), "formula": ("A2", "A2.q1"), "function": ("A2", "A2.q5")}
+
+
+def request_body(course, kind: str, student: str) -> dict:
+    aid, qid = KINDS[kind]
+    params, _ = variant_of(course, aid, student)
+    body = {"assignment": aid, "question": qid, "answers": {}}
+    if kind == "numeric":
+        wire = {q: {p: to_wire(v, "num") for p, v in get_question(f"A3.{q}").reference(params).items()}
+                for q in ("q1", "q2")}
+        body["answers"] = encode_answers(wire)
+    elif kind == "formula":
+        body["answers"] = {"q1": {"dsigmoid": {"type": "text", "value": "sigmoid(x)*(1-sigmoid(x))"},
+                                  "d2sigmoid": {"type": "text",
+                                                "value": "sigmoid(x)*(1-sigmoid(x))*(1-2*sigmoid(x))"}}}
+    else:
+        body["cells"] = CELLS
+    return body
+
+
+def percentiles(xs: list[float]) -> dict:
+    if not xs:
+        return {}
+    a = np.asarray(xs) * 1000
+    return {"n": len(xs), "p50_ms": round(float(np.percentile(a, 50)), 1),
+            "p95_ms": round(float(np.percentile(a, 95)), 1),
+            "p99_ms": round(float(np.percentile(a, 99)), 1)}
+
+
+def local_times(course, rounds: int = 5) -> dict:
+    """The same checks judged in this process (no sandbox for functions: the
+    local check runs them in the kernel)."""
+    ns: dict = {"np": np}
+    for src in CELLS:
+        exec(src, ns)  # noqa: S102 — our own benchmark cells
+    from autograder.functions import InProcessRunner
+    out = {}
+    for kind, (aid, qid) in KINDS.items():
+        q = get_question(qid)
+        times = []
+        for i in range(rounds):
+            student = f"s{i:04d}"
+            params, _ = variant_of(course, aid, student)
+            from autograder.service.codec import decode_answers
+            from autograder.protocol import answer_names
+            answers = answers_from_wire(decode_answers(request_body(course, kind, student)["answers"],
+                                                       answer_names(aid)))
+            t0 = time.perf_counter()
+            grade_question(q, answers, params, lambda part: policy_for(course, qid, part),
+                           part_points(course, q), InProcessRunner(ns), public_seed(course, aid, student))
+            times.append(time.perf_counter() - t0)
+        out[kind] = percentiles(times)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--students", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "check_service.json")
+    a = ap.parse_args()
+    course = load_course(ROOT / "course.yaml")
+    students = [f"s{i:04d}" for i in range(a.students)]
+    tokens = make_tokens(students)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "tokens.json").write_text(json.dumps(tokens))
+        limits = Limits(per_minute=10_000, burst=10_000, fn_queue=10 * a.students)
+        app = make_app(Checker(course, limits), TokenFile(Path(tmp) / "tokens.json"), limits)
+        base, stop = start_in_thread(app)
+        bodies = {(s, k): json.dumps(request_body(course, k, s)).encode() for s in students for k in KINDS}
+        warm = urllib.request.Request(base + "/v1/check", data=bodies[(students[0], "function")],
+                                      headers={"Authorization": f"token {tokens[students[0]]}"})
+        urllib.request.urlopen(warm, timeout=600).read()        # the sandbox's zygote starts once
+        times: dict[str, list[float]] = {k: [] for k in KINDS}
+        failures: list[str] = []
+        lock, start = threading.Lock(), threading.Barrier(a.students)
+
+        def student(s: str) -> None:
+            plan = [k for _ in range(a.rounds) for k in KINDS]
+            random.Random(s).shuffle(plan)
+            start.wait()
+            for kind in plan:
+                req = urllib.request.Request(base + "/v1/check", data=bodies[(s, kind)],
+                                             headers={"Authorization": f"token {tokens[s]}"})
+                t0 = time.perf_counter()
+                try:
+                    reply = json.loads(urllib.request.urlopen(req, timeout=600).read())
+                    ok = all(r["status"] == "correct" for r in reply["results"])
+                    why = None if ok else f"{s} {kind}: not all parts correct"
+                except (urllib.error.URLError, OSError, ValueError) as exc:
+                    why = f"{s} {kind}: {exc}"
+                dt = time.perf_counter() - t0
+                with lock:
+                    times[kind].append(dt)
+                    if why:
+                        failures.append(why)
+
+        threads = [threading.Thread(target=student, args=(s,)) for s in students]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+        stop()
+    total = sum(len(v) for v in times.values())
+    result = {"students": a.students, "rounds": a.rounds, "cpus": os.cpu_count(),
+              "service": {k: percentiles(v) for k, v in times.items()},
+              "checks_per_second": round(total / wall, 2), "wall_s": round(wall, 2),
+              "failures": len(failures), "failure_examples": failures[:5],
+              "local_in_one_process": local_times(course)}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
