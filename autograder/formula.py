@@ -143,8 +143,16 @@ class FormulaError(ValueError):
 
 
 def _fail(zh: str, en: str, /, **kw) -> FormulaError:
-    """A FormulaError from a message template and its fields."""
+    """A FormulaError from a message template and its fields (text fields
+    made valid UTF-8: a student's lone surrogate is never quoted raw)."""
+    from .results import valid_text
+    kw = {k: valid_text(v) if isinstance(v, str) else v for k, v in kw.items()}
     return FormulaError(msg(zh, en).format(**kw))
+
+
+def _shown(ch: str) -> str:
+    """A character as a message may quote it: itself if printable, else ``U+XXXX``."""
+    return ch if ch.isprintable() and not "\ud800" <= ch <= "\udfff" else f"U+{ord(ch):04X}"
 
 
 # ---------------------------------------------------------------- vocabulary
@@ -304,7 +312,8 @@ def _tokenize(text: str) -> list[_Tok]:
         m = _TOKEN.match(text, i)
         if m is None:
             ch = text[i]
-            zh, en = _BAD_CHAR.get(ch, (f"不允许使用字符 “{ch}”", f"the character {ch!r} is not allowed"))
+            zh, en = _BAD_CHAR.get(ch, (f"不允许使用字符 “{_shown(ch)}”",
+                                        f"the character '{_shown(ch)}' is not allowed"))
             raise _fail("{zh}（位置 {p}）。", "{en} (position {p}).", zh=zh, en=en, p=i + 1)
         kind, tok = m.lastgroup, m.group()
         if kind == "op" and tok in _OPEN:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..results import valid_text
 from . import wire
 from .cells import Cell, NotebookError, load_notebook, prepare_cells
 
@@ -535,7 +536,16 @@ def _run_attempt(request: bytes, deadline: float, data_limit: int,
 # validation of what the child says
 
 def _str(x, n=_ERR) -> str | None:
-    return x[:n] if type(x) is str else None
+    """Text from the child made valid, bounded UTF-8 (``None`` if not text)."""
+    return valid_text(x, n) if type(x) is str else None
+
+
+def _seconds(x) -> float:
+    """A duration reported by the child: a finite number of seconds in
+    [0, 1e6], else a protocol violation (``10**400`` included)."""
+    if type(x) not in (int, float) or not 0 <= x <= 1e6:
+        raise wire.WireError("bad duration")
+    return float(x)
 
 
 def _finite_array(arr: np.ndarray) -> np.ndarray:
@@ -560,7 +570,7 @@ def _answer_entry(enc, blobs) -> dict:
             return {"type": "array", "value": _finite_array(arr)}
         if t == "text":
             v = enc.get("value")
-            return {"type": "text", "value": v[:10_000]} if type(v) is str else bad
+            return {"type": "text", "value": _str(v, 10_000)} if type(v) is str else bad
         if t == "bool":
             v = enc.get("value")
             return {"type": "bool", "value": v} if type(v) is bool else bad
@@ -573,7 +583,7 @@ def _answer_entry(enc, blobs) -> dict:
             return {"type": "invalid", "zh": _str(enc.get("zh")) or "答案无效。",
                     "en": _str(enc.get("en")) or "invalid answer.",
                     "reason": _str(enc.get("reason"), 40) or "invalid"}
-    except (wire.WireError, OverflowError):
+    except (wire.WireError, ArithmeticError, TypeError, ValueError, RecursionError):
         return bad
     return bad
 
@@ -596,8 +606,8 @@ def _fn_result(res, blobs) -> dict:
         if type(arr) is not np.ndarray:
             raise wire.WireError("not an array")
         return {"ok": True, "value": _finite_array(arr)}
-    except wire.WireError as exc:
-        return {"ok": False, "error": f"malformed result from the sandbox ({exc})"}
+    except (wire.WireError, TypeError, ValueError, RecursionError) as exc:
+        return {"ok": False, "error": f"malformed result from the sandbox ({_str(str(exc))})"}
 
 
 # ---------------------------------------------------------------------------
@@ -918,7 +928,7 @@ def _digest(att: _Attempt, runnable: list[Cell], plans: dict, assignment: str,
                 raise wire.WireError("data after the end")
             elif ev == "cell_start":
                 i = h.get("i")
-                if out["cell"] is not None or out["part"] is not None or \
+                if type(i) is not int or out["cell"] is not None or out["part"] is not None or \
                         i not in allowed_cells or i in seen_cells or out["phase"] != "cells":
                     raise wire.WireError("unexpected cell_start")
                 seen_cells.add(i)
@@ -930,9 +940,8 @@ def _digest(att: _Attempt, runnable: list[Cell], plans: dict, assignment: str,
                 refused = h.get("refused")
                 ended[i] = {"status": h["status"], "error": _str(h.get("error")),
                             "output": _str(h.get("output"), _OUT) or "",
-                            "seconds": float(h["seconds"]) if type(h.get("seconds")) in
-                            (int, float) else 0.0,
-                            "refused": [s[:200] for s in refused[:10] if type(s) is str]
+                            "seconds": _seconds(h.get("seconds", 0.0)),
+                            "refused": [_str(s, 200) for s in refused[:10] if type(s) is str]
                             if type(refused) is list else []}
                 out["cell"] = None
                 out["ended"] += 1
@@ -954,7 +963,8 @@ def _digest(att: _Attempt, runnable: list[Cell], plans: dict, assignment: str,
                 out["phase"] = "collect"
             elif ev == "part_start":
                 key = h.get("key")
-                if out["cell"] is not None or out["part"] is not None or key not in plans \
+                if type(key) is not str or out["cell"] is not None or out["part"] is not None \
+                        or key not in plans \
                         or key in out["fn"] or out["phase"] not in ("collect", "parts"):
                     raise wire.WireError("unexpected part_start")
                 out["phase"] = "parts"
@@ -976,8 +986,10 @@ def _digest(att: _Attempt, runnable: list[Cell], plans: dict, assignment: str,
                 pass
             else:
                 raise wire.WireError(f"unknown message {str(ev)[:40]!r}")
-        except (wire.WireError, TypeError, ValueError, KeyError) as exc:
-            out["violation"] = f"the sandboxed process broke the result protocol ({exc})"
+        except (wire.WireError, TypeError, ValueError, KeyError, ArithmeticError,
+                RecursionError) as exc:                 # any bad field of a forged frame
+            out["violation"] = f"the sandboxed process broke the result protocol " \
+                               f"({_str(str(exc), 200)})"
             out["done"] = False
             break
     if att.protocol_error and not out["violation"]:

@@ -1,0 +1,202 @@
+"""Hostile or broken notebooks graded in a class with honest controls
+(issue 19): the class finishes, the hostile notebook earns nothing it did
+not earn, every honest grade is unchanged.
+
+* text from the child that UTF-8 cannot hold (lone surrogates in output,
+  an error message, a formula answer) is stored, never stops the class;
+* forged protocol frames (a duration of ``10**400``, a cell index that is
+  a bool) break the protocol for that run only;
+* a result that cannot be stored costs its own student a grader error;
+* (more below: paths, processes, variants, carried-forward credit).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from autograder.config import load_course
+from autograder.pipeline import grade_class
+from autograder.sandbox import runner
+from autograder.sandbox.cells import load_notebook, prepare_cells
+from autograder.submissions import ResultStore, discover
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="the sandbox needs Linux")
+
+REPO = Path(__file__).resolve().parents[1]
+COURSE_FILE = REPO / "course.yaml"
+COURSE = load_course(COURSE_FILE)
+AID = "A1"
+NB_NAME = COURSE.assignment(AID).notebook
+SOURCE = REPO / "exercises" / NB_NAME
+LIMIT_S = 20
+
+
+def _solution(aid: str = AID):
+    return nbformat.read(REPO / "solutions" / COURSE.assignment(aid).notebook, as_version=4)
+
+
+def _answer_cell(nb, gid):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+
+
+def _with(extra: str, gid: str = "A1_q1_answer", nb=None):
+    """The solution with ``extra`` appended to the answer cell ``gid``."""
+    nb = copy.deepcopy(nb or _solution())
+    cell = _answer_cell(nb, gid)
+    cell.source += "\n" + extra + "\n"
+    return nb
+
+
+def make_class(root: Path, notebooks: dict, course_yaml: dict | None = None) -> Path:
+    """``root/submitted/<student>/A1/<notebook>`` for each ``{student: nb}``."""
+    root.mkdir(parents=True, exist_ok=True)
+    data = course_yaml or yaml.safe_load(COURSE_FILE.read_text(encoding="utf-8"))
+    data["sandbox"]["cpu_seconds"] = data["sandbox"]["wall_seconds"] = LIMIT_S
+    (root / "course.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                                      encoding="utf-8")
+    for student, nb in notebooks.items():
+        target = root / "submitted" / student / AID / NB_NAME
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target)
+    return root
+
+
+def grade(root: Path, workers: int = 2, aid: str = AID, **kw):
+    course = load_course(root / "course.yaml")
+    subs, problems = discover(root, aid, course.assignment(aid).notebook)
+    store = ResultStore(root / "results")
+    run = grade_class(course, root / "course.yaml", aid, subs, store,
+                      source_notebook=REPO / "exercises" / course.assignment(aid).notebook,
+                      workers=workers, **kw)
+    return run, store, problems
+
+
+def _part(result, label):
+    return next(q for q in result.questions if q.label == label)
+
+
+# -- 1. text from the child ----------------------------------------------------------
+
+def test_lone_surrogates_from_the_child_cost_nothing(tmp_path):
+    """print("\\ud800"), an error message with "\\udcff" and a formula answer
+    holding a lone surrogate: every student is stored (valid UTF-8 on disk),
+    the honest controls keep full marks, the hostile ones keep what their
+    answers earn."""
+    full = COURSE.assignment(AID).points
+    root = make_class(tmp_path / "class", {
+        "honest1": _solution(),
+        "printer": _with('print("\\ud800 and \\udcff")'),
+        "raiser": _with('raise ValueError("bad \\udcff")', gid="A1_q2_answer"),
+        "formula": _with('q1_dzdx = "x\\ud800y"'),
+        "honest2": _solution(),
+    })
+    run, store, _ = grade(root)
+    assert sorted(run.graded) == ["formula", "honest1", "honest2", "printer", "raiser"]
+    assert not run.failed
+    for path in (tmp_path / "class" / "results" / AID).glob("*.json"):
+        path.read_bytes().decode("utf-8")                 # strict: valid UTF-8
+    by = {r.student: r for r in store.all(AID)}
+    assert by["honest1"].score == by["honest2"].score == full
+    assert by["printer"].score == full                    # printing costs nothing
+    printed = json.dumps(by["printer"].details["sandbox"]["cells"], ensure_ascii=False)
+    assert "\ufffd and \ufffd" in printed
+    dzdx = _part(by["formula"], "A1.q1/dzdx")
+    assert dzdx.score == 0 and dzdx.status == "invalid"
+    assert "U+FFFD" in dzdx.feedback_text("en") or "\ufffd" in dzdx.feedback_text("en")
+    assert by["formula"].score == full - dzdx.max_score
+    raiser = by["raiser"]                  # its answers were set before the raise (as in Jupyter)
+    assert any("bad \ufffd" in q.feedback_text("en") for q in raiser.results_for("A1.q2"))
+    assert raiser.score == full
+
+
+def test_result_that_cannot_be_stored_costs_only_its_student(tmp_path):
+    """A job whose result is not valid JSON (or cannot be stored): that
+    student gets a grader error naming them; the class goes on."""
+    root = make_class(tmp_path / "class", {s: _solution() for s in ("a", "b", "c")})
+
+    def job(course_path, assignment, notebook_path, student, source):
+        from autograder.pipeline import grade_job
+        if student == "b":
+            return "{not json"
+        return grade_job(course_path, assignment, notebook_path, student, source)
+
+    run, store, _ = grade(root, workers=1, job=job)
+    assert sorted(run.graded) == ["a", "c"] and run.failed == ["b"]
+    b = store.load(AID, "b")
+    assert b.score == 0 and b.details["status"] == "grader_error"
+    assert "b could not be stored" in b.details["error"]
+
+
+def _attempt(frames):
+    att = runner._Attempt()
+    att.frames = [(h, []) for h in frames]
+    return att
+
+
+@pytest.mark.parametrize("bad", [
+    {"ev": "cell_end", "i": 0, "status": "ok", "seconds": 10 ** 400},
+    {"ev": "cell_end", "i": 0, "status": "ok", "seconds": float("nan")},
+    {"ev": "cell_end", "i": 0, "status": "ok", "seconds": -1},
+    {"ev": "cell_end", "i": 0, "status": "ok", "seconds": "1"},
+    {"ev": "cell_end", "i": 0, "status": "ok", "refused": [10 ** 400]},
+])
+def test_forged_frame_fields_break_the_protocol_only(bad):
+    """Every field is checked for type and range: a forged frame is a
+    protocol violation of this run (the cell is charged), never an
+    exception in the grader."""
+    nb = _solution()
+    cells, _ = prepare_cells(load_notebook(nb.dict() if hasattr(nb, "dict") else nb), AID)
+    runnable = [c for c in cells if c.run]
+    records = {c.index: runner.CellRecord(c.index, c.grade_id, c.question, c.origin)
+               for c in cells}
+    first = runnable[0].index
+    bad = dict(bad, i=first)
+    frames = [{"ev": "setup"}, {"ev": "cell_start", "i": first}, bad]
+    st = runner._digest(_attempt(frames), runnable, {}, AID, records)
+    if isinstance(bad.get("seconds", 0), (int, float)) and 0 <= bad.get("seconds", 0) <= 1e6 \
+            and bad.get("seconds") == bad.get("seconds"):
+        assert st["violation"] is None                # (the refused list is only filtered)
+    else:
+        assert st["violation"] and "protocol" in st["violation"]
+        assert st["cell"] == first
+
+
+def test_bool_cell_index_is_a_violation():
+    nb = _solution()
+    cells, _ = prepare_cells(load_notebook(dict(nb)), AID)
+    runnable = [c for c in cells if c.run]
+    records = {c.index: runner.CellRecord(c.index, c.grade_id, c.question, c.origin)
+               for c in cells}
+    frames = [{"ev": "setup"}, {"ev": "cell_start", "i": True}]
+    st = runner._digest(_attempt(frames), runnable, {}, AID, records)
+    assert st["violation"]
+
+
+def test_forged_overflowing_duration_from_a_cell(tmp_path):
+    """A cell that finds the child's channel and sends ``seconds: 10**400``
+    for itself loses that cell's answers, nothing else; no grader error."""
+    nb = _solution()
+    cells, _ = prepare_cells(load_notebook(dict(nb)), AID, load_notebook(SOURCE))
+    idx = next(c.index for c in cells if c.grade_id == "A1_q2_answer")
+    forged = ("import gc\n"
+              "ch = [o for o in gc.get_objects() if type(o).__name__ == 'Channel'][0]\n"
+              f"ch.send({{'ev': 'cell_end', 'i': {idx}, 'status': 'ok', "
+              f"'seconds': 10**400}})\n")
+    root = make_class(tmp_path / "class", {"forger": _with(forged, gid="A1_q2_answer"),
+                                           "honest": _solution()})
+    run, store, _ = grade(root)
+    assert not run.failed
+    by = {r.student: r for r in store.all(AID)}
+    full = COURSE.assignment(AID).points
+    assert by["honest"].score == full
+    q2 = by["forger"].results_for("A1.q2")
+    assert all(q.score == 0 for q in q2)
+    assert "grader_error" not in json.dumps(by["forger"].details)
+    assert by["forger"].score == full - sum(q.max_score for q in q2)
