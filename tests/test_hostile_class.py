@@ -200,3 +200,63 @@ def test_forged_overflowing_duration_from_a_cell(tmp_path):
     assert all(q.score == 0 for q in q2)
     assert "grader_error" not in json.dumps(by["forger"].details)
     assert by["forger"].score == full - sum(q.max_score for q in q2)
+
+
+# -- 4. paths: FIFOs, symbolic links, odd folder names ------------------------------
+
+@pytest.fixture
+def hang_detector():
+    """Fail (instead of hanging for ever) after a generous 300 s."""
+    import signal
+
+    def boom(*_):
+        raise TimeoutError("hang detector: the grader hung")
+    old = signal.signal(signal.SIGALRM, boom)
+    signal.alarm(300)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+def test_links_fifos_and_files_in_submitted_are_reported_not_opened(tmp_path, hang_detector):
+    """A FIFO named like the notebook, a notebook linked to the instructor's
+    solution, a student folder linked to a classmate's, a link to
+    /etc/shadow, a plain file: each is reported and skipped (never opened);
+    odd but valid folder names are graded like any other; honest grades
+    unchanged."""
+    import os
+    odd = ["jane doe", "jäne", "ｆｕｌｌ"]
+    root = make_class(tmp_path / "class", {"honest": _solution(),
+                                           **{name: _solution() for name in odd}})
+    sub = root / "submitted"
+    (sub / "fifo" / AID).mkdir(parents=True)
+    os.mkfifo(sub / "fifo" / AID / NB_NAME)
+    (sub / "linker" / AID).mkdir(parents=True)
+    (sub / "linker" / AID / NB_NAME).symlink_to(REPO / "solutions" / NB_NAME)
+    (sub / "shadow" / AID).mkdir(parents=True)
+    (sub / "shadow" / AID / NB_NAME).symlink_to("/etc/shadow")
+    (sub / "copycat").symlink_to(sub / "honest")
+    (sub / "folderlink").mkdir()
+    (sub / "folderlink" / AID).symlink_to(sub / "honest" / AID)
+    (sub / "notes.txt").write_text("a plain file")
+    run, store, problems = grade(root)
+    reported = {p.path.relative_to(sub).parts[0] for p in problems}
+    assert {"fifo", "linker", "shadow", "copycat", "folderlink", "notes.txt"} <= reported
+    assert sorted(run.graded) == sorted(["honest", *odd]) and not run.failed
+    full = COURSE.assignment(AID).points
+    assert all(store.load(AID, s).score == full for s in ["honest", *odd])
+
+
+def test_load_notebook_refuses_fifos_and_links(tmp_path, hang_detector):
+    import os
+
+    from autograder.sandbox.cells import NotebookError
+    fifo = tmp_path / "nb.ipynb"
+    os.mkfifo(fifo)
+    with pytest.raises(NotebookError, match="not a regular file"):
+        load_notebook(fifo)
+    link = tmp_path / "link.ipynb"
+    link.symlink_to(SOURCE)
+    with pytest.raises(NotebookError, match="symbolic link"):
+        load_notebook(link)
+    assert load_notebook(link, follow_links=True)["nbformat"] == 4

@@ -81,9 +81,11 @@ def question_of_grade_id(grade_id: str | None, assignment: str | None = None) ->
     return f"{m['a']}.{m['q']}"
 
 
-def load_notebook(source) -> dict:
+def load_notebook(source, *, follow_links: bool = False) -> dict:
     """The notebook as a dict, from a path, bytes, a JSON string or a dict
-    (a dict is checked the same way)."""
+    (a dict is checked the same way).  A path is opened only as a regular
+    file, not through a symbolic link unless ``follow_links`` (for the
+    instructor's own source notebook)."""
     if isinstance(source, dict):
         try:                       # a plain copy (an nbformat NotebookNode is a dict subclass)
             nb = json.loads(json.dumps(source))
@@ -95,11 +97,7 @@ def load_notebook(source) -> dict:
                                                     and source.lstrip().startswith("{")):
             path = Path(source)
             try:
-                size = path.stat().st_size
-                if size > MAX_NOTEBOOK_BYTES:
-                    raise _huge(size)
-                with open(path, "rb") as f:
-                    raw = f.read(MAX_NOTEBOOK_BYTES + 1)
+                raw = _read_regular(path.resolve() if follow_links else path)
             except OSError as exc:
                 raise NotebookError("unreadable", f"无法读取笔记本文件（{exc.strerror or exc}）。",
                                     f"the notebook file cannot be read ({exc.strerror or exc}).") \
@@ -148,6 +146,31 @@ def load_notebook(source) -> dict:
         raise NotebookError("huge", f"笔记本有 {len(cells)} 个单元格，太多了。",
                             f"the notebook has {len(cells)} cells, too many.")
     return nb
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of ``path``, opened without following a symbolic link and
+    without blocking (a FIFO never hangs the grader), only if it is a
+    regular file of at most :data:`MAX_NOTEBOOK_BYTES`."""
+    import os
+    import stat
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+                     | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        if exc.errno == 40:                        # ELOOP: the last component is a link
+            raise NotebookError("unreadable", "笔记本是符号链接，不予读取。",
+                                "the notebook is a symbolic link; it is not followed.") from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise NotebookError("unreadable", "笔记本不是普通文件（如 FIFO 或设备），不予读取。",
+                                "the notebook is not a regular file (a FIFO or a device); "
+                                "it is not read.")
+        if st.st_size > MAX_NOTEBOOK_BYTES:
+            raise _huge(st.st_size)
+        return f.read(MAX_NOTEBOOK_BYTES + 1)
 
 
 def _huge(size: int) -> NotebookError:

@@ -747,7 +747,7 @@ def run_submission(notebook, assignment: str, student: str | None, course, plans
     src_nb = None
     if source_notebook is not None:
         try:
-            src_nb = load_notebook(source_notebook)
+            src_nb = load_notebook(source_notebook, follow_links=True)
         except NotebookError as exc:
             notes.append(f"source notebook unreadable ({exc.en}): locked cells not restored")
     cells, cell_notes = prepare_cells(nb, assignment, src_nb)
