@@ -260,3 +260,29 @@ def test_load_notebook_refuses_fifos_and_links(tmp_path, hang_detector):
     with pytest.raises(NotebookError, match="symbolic link"):
         load_notebook(link)
     assert load_notebook(link, follow_links=True)["nbformat"] == 4
+
+
+# -- 6. secret_env, the course folder, a deleted setup cell ------------------------
+
+SECRET = "s3cr3t-only-the-grader-knows"
+
+
+def test_secret_env_grades_honest_students_right_and_hides_the_secret(tmp_path, monkeypatch):
+    """With ``variants.secret_env`` set (and the secret in the grader's
+    environment), every honest student keeps full marks on their own
+    variant, and no cell can read the secret."""
+    data = yaml.safe_load(COURSE_FILE.read_text(encoding="utf-8"))
+    data["variants"] = {"mode": "per_student", "salt": "x", "secret_env": "NNGRADE_TEST_SECRET"}
+    monkeypatch.setenv("NNGRADE_TEST_SECRET", SECRET)
+    spy = _with("import os\nprint('ENV', sorted(os.environ), [v for v in os.environ.values() if 's3cr3t' in v])")
+    root = make_class(tmp_path / "class", {"ann": _solution(), "ben": _solution(), "spy": spy},
+                      course_yaml=data)
+    run, store, _ = grade(root)
+    full = COURSE.assignment(AID).points
+    by = {r.student: r for r in store.all(AID)}
+    assert by["ann"].score == by["ben"].score == by["spy"].score == full
+    assert by["ann"].variant_seed != by["ben"].variant_seed
+    for path in (root / "results" / AID).glob("*.json"):
+        assert SECRET not in path.read_text(encoding="utf-8")
+    printed = json.dumps(by["spy"].details, ensure_ascii=False)
+    assert "NNGRADE_VARIANT" in printed and "NNGRADE_TEST_SECRET" not in printed

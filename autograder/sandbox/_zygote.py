@@ -745,6 +745,8 @@ def _setup_child(req, memfd, uid, gid, root, iso):
            "PYTHONDONTWRITEBYTECODE": "1", "NNGRADE_MODE": "collect",
            "NNGRADE_STUDENT": req["student"], "NNGRADE_ASSIGNMENT": req["assignment"],
            "NNGRADE_COURSE": course_path}
+    if req.get("variant") is not None:    # the grader's variant (see notebook.setup)
+        env["NNGRADE_VARIANT"] = json.dumps(req["variant"])
     os.environ.clear()
     os.environ.update(env)
     import tempfile

@@ -706,6 +706,18 @@ def _hide_list(course_path, notebook, source_notebook, scratch_root, course) -> 
     return sorted(out)
 
 
+def _variant_for_child(course, assignment: str, student: str) -> dict:
+    """The student's variant as the judge computes it (parameters, grading
+    and public seeds), for the child's ``setup()``: with ``secret_env`` the
+    child cannot compute it itself, and must never see the secret."""
+    from ..judge import variant_of
+    from ..variants import variant_seed
+    params, seed = variant_of(course, assignment, student or None)
+    public = variant_seed(course.course_id + course.variants.key(), assignment,
+                          f"{student or 'lecture'}#public")
+    return {"assignment": assignment, "params": params, "seed": seed, "public_seed": public}
+
+
 def _malformed(assignment, student, exc: NotebookError, t0) -> SandboxOutcome:
     return SandboxOutcome(status="malformed", reason=exc.reason,
                           message=f"the notebook could not be read: {exc.en}",
@@ -778,6 +790,7 @@ def run_submission(notebook, assignment: str, student: str | None, course, plans
             "cells": [{"i": c.index, "source": c.source} for c in runnable],
             "plans": plan_enc, "limits": lim, "course_yaml": course_yaml,
             "mountpoint": scratch, "isolation": isolation,
+            "variant": _variant_for_child(course_obj, assignment, student),
             "hide": _hide_list(course_path, notebook, source_notebook, root, course_obj)
             + [os.path.abspath(h) for h in hide],
             "scratch_mb": max(64, 4 * int(lim["file_kb"]) // 1024)}
