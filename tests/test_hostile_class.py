@@ -286,3 +286,22 @@ def test_secret_env_grades_honest_students_right_and_hides_the_secret(tmp_path, 
         assert SECRET not in path.read_text(encoding="utf-8")
     printed = json.dumps(by["spy"].details, ensure_ascii=False)
     assert "NNGRADE_VARIANT" in printed and "NNGRADE_TEST_SECRET" not in printed
+
+
+def test_deleted_setup_cell_is_restored_in_its_place(tmp_path):
+    """A submission without the setup cell: it is re-inserted after the
+    STUDENT_ID cell it reads (not before), so an honest student keeps full
+    marks."""
+    nb = _solution()
+    nb.cells = [c for c in nb.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") != "A1_setup"]
+    cells, notes = prepare_cells(load_notebook(dict(nb)), AID, load_notebook(SOURCE))
+    order = [c.grade_id or c.source[:20] for c in cells]
+    setup_at = order.index("A1_setup")
+    sid_at = next(i for i, c in enumerate(cells) if "STUDENT_ID" in c.source
+                  and c.grade_id is None)
+    assert sid_at < setup_at < order.index("A1_q1_answer")
+    root = make_class(tmp_path / "class", {"nosetup": nb, "honest": _solution()})
+    run, store, _ = grade(root)
+    full = COURSE.assignment(AID).points
+    assert store.load(AID, "nosetup").score == store.load(AID, "honest").score == full

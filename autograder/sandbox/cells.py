@@ -10,7 +10,8 @@ notebook as the authority (like nbgrader's ``OverwriteCells``):
 
 * a cell whose grade id the source marks **locked** (setup, given data) runs
   from the source, whatever the submission holds there; a locked cell
-  missing from the submission is re-inserted where the source has it; a
+  missing from the submission is re-inserted where the source has it
+  (right before the next source cell the submission still has); a
   duplicated locked cell runs once;
 * the source's **graded test cells** (``grade: true``, not a solution) are
   not run at all — the grader judges the collected answers itself;
@@ -246,16 +247,19 @@ def prepare_cells(nb: dict, assignment: str, source_nb: dict | None = None
         if r.grade_id and (r.locked or r.grade) and not r.solution and r.grade_id not in fixed:
             fixed[r.grade_id] = r
     present = {r.grade_id for r in sub if r.grade_id}
-    # a locked cell the submission lost goes back after the nearest earlier source cell
-    # (by grade id) that the submission still has, or first when there is none
+    # a locked cell the submission lost goes back right before the nearest later source
+    # cell (by grade id) that the submission still has, or last when there is none: so
+    # a deleted setup cell returns after the STUDENT_ID cell it reads (which has no
+    # grade id), not before it
     anchored: dict[str | None, list[str]] = {}
     anchor = None
-    for r in src_cells:
+    for r in reversed(src_cells):
         if not r.grade_id:
             continue
         if r.grade_id in fixed and r.grade_id not in present:
-            if r.grade_id not in anchored.get(anchor, []):
-                anchored.setdefault(anchor, []).append(r.grade_id)
+            waiting = anchored.setdefault(anchor, [])
+            if r.grade_id not in waiting:
+                waiting.insert(0, r.grade_id)
         elif r.grade_id in present:
             anchor = r.grade_id
     emitted: set[str] = set()
@@ -277,9 +281,10 @@ def prepare_cells(nb: dict, assignment: str, source_nb: dict | None = None
                 emit_fixed(g, "reinserted")
                 notes.append(f"locked cell {g} was missing from the submission: re-inserted")
 
-    emit_anchored(None)
     for r in sub:
         gid = r.grade_id
+        if gid:
+            emit_anchored(gid)
         if gid in fixed:
             if gid in emitted:
                 notes.append(f"duplicate of locked cell {gid}: dropped")
@@ -289,8 +294,6 @@ def prepare_cells(nb: dict, assignment: str, source_nb: dict | None = None
                 cells[-1].notes.append("edited in the submission: restored from the source")
         else:
             add(r.source, gid, "submission", locked=False)
-        if gid:
-            emit_anchored(gid)
-    for key in list(anchored):
+    for key in [None, *anchored]:
         emit_anchored(key)
     return cells, notes
