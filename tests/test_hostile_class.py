@@ -305,3 +305,33 @@ def test_deleted_setup_cell_is_restored_in_its_place(tmp_path):
     run, store, _ = grade(root)
     full = COURSE.assignment(AID).points
     assert store.load(AID, "nosetup").score == store.load(AID, "honest").score == full
+
+
+def test_course_folder_under_a_bound_path_is_absent(tmp_path):
+    """A course folder that lies under a path the sandbox binds (here
+    /usr/local/share) is absent from the child: grades.csv, the
+    submissions and course.yaml cannot be read; honest grades unchanged."""
+    import os
+    import shutil
+    import tempfile
+    base = "/usr/local/share"
+    if not os.access(base, os.W_OK):
+        pytest.skip(f"{base} is not writable here")
+    course_dir = Path(tempfile.mkdtemp(prefix="nngrade-course-", dir=base))
+    try:
+        (course_dir / "grades.csv").write_text("student,score\nann,SECRET-GRADES\n")
+        probe = ("for _p in %r:\n"
+                 "    try:\n"
+                 "        print('READ', _p, open(_p).read()[:200])\n"
+                 "    except OSError as _e:\n"
+                 "        print('DENIED', _p, type(_e).__name__)\n"
+                 % [str(course_dir / "grades.csv"), str(course_dir / "course.yaml"),
+                    str(course_dir / "submitted" / "ann" / AID / NB_NAME)])
+        root = make_class(course_dir, {"ann": _solution(), "spy": _with(probe)})
+        run, store, _ = grade(root)
+        full = COURSE.assignment(AID).points
+        assert store.load(AID, "ann").score == store.load(AID, "spy").score == full
+        text = json.dumps(store.load(AID, "spy").details, ensure_ascii=False)
+        assert text.count("DENIED") == 3 and "SECRET-GRADES" not in text, text[:3000]
+    finally:
+        shutil.rmtree(course_dir, ignore_errors=True)

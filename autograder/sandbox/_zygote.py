@@ -477,10 +477,9 @@ def _allowed_paths() -> list[str]:
 def _compute_allowed() -> list[str]:
     import site
     import sysconfig
-    paths = {"/usr", "/etc"}
-    for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-              os.path.dirname(os.path.realpath(sys.executable))):
-        paths.add(p)
+    # only what is needed, never a whole prefix: a course folder (grades.csv …)
+    # that happens to lie under a virtual environment's prefix stays out
+    paths = {"/usr", "/etc", os.path.dirname(os.path.realpath(sys.executable))}
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         try:
             paths.add(sysconfig.get_path(key))
@@ -579,15 +578,8 @@ def build_root(mountpoint: str, hide: list[str], scratch_mb: int, uid: int | Non
     L.mount("tmpfs", r + "/scratch", "tmpfs", L.MS_NOSUID | L.MS_NODEV, opts)
     allowed = _allowed_paths()
     for h in hide:
-        t = r + h
-        inside = any(h.startswith(a.rstrip("/") + "/") for a in allowed)
-        if not inside or not os.path.lexists(t) or os.path.islink(t):
-            continue
-        if os.path.isdir(t):
-            L.mount("tmpfs", t, "tmpfs", L.MS_NOSUID | L.MS_NODEV | L.MS_RDONLY, "size=4k,mode=0555")
-        else:
-            L.mount(r + "/dev/null", t, None, L.MS_BIND)
-        notes.append(f"hidden inside an allowed path: {h}")
+        if any(h.startswith(a.rstrip("/") + "/") for a in allowed):
+            _hide(r, h, allowed, notes)
     old = r + "/.oldroot"
     _mkdirs(old)
     L.pivot_root(r, old)
@@ -602,6 +594,29 @@ def build_root(mountpoint: str, hide: list[str], scratch_mb: int, uid: int | Non
         if exc.errno != 38:
             raise
         _remount_readonly(notes)
+
+
+def _hide(r: str, h: str, allowed: list[str], notes: list[str], depth: int = 0) -> None:
+    """Cover ``h`` (inside an allowed path) in the new root ``r``; when an
+    allowed path lies inside ``h`` (the course folder holding
+    ``autograder/``), cover every entry of ``h`` but the way to it."""
+    t = r + h
+    if not os.path.lexists(t) or os.path.islink(t) or h in allowed:
+        return
+    within = [a for a in allowed if a.startswith(h.rstrip("/") + "/")]
+    if within and os.path.isdir(t) and depth < 16:
+        try:
+            entries = os.listdir(t)
+        except OSError:
+            entries = []
+        for e in entries:
+            _hide(r, os.path.join(h, e), allowed, notes, depth + 1)
+        return
+    if os.path.isdir(t):
+        L.mount("tmpfs", t, "tmpfs", L.MS_NOSUID | L.MS_NODEV | L.MS_RDONLY, "size=4k,mode=0555")
+    else:
+        L.mount(r + "/dev/null", t, None, L.MS_BIND)
+    notes.append(f"hidden inside an allowed path: {h}")
 
 
 def _remount_readonly(notes: list[str]) -> None:

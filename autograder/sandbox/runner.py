@@ -679,6 +679,7 @@ def _hide_list(course_path, notebook, source_notebook, scratch_root, course) -> 
         cands.append(home)
     if course_path and os.path.exists(course_path):
         d = Path(course_path).resolve().parent
+        cands.append(str(d))              # the whole course folder (but autograder/ in it)
         cands.append(str(Path(course_path).resolve()))
         for name in ("solutions", "source", "submitted", "autograded", "feedback", "release",
                      "exchange", ".git", "gradebook.db", "tests"):
