@@ -335,3 +335,31 @@ def test_course_folder_under_a_bound_path_is_absent(tmp_path):
         assert text.count("DENIED") == 3 and "SECRET-GRADES" not in text, text[:3000]
     finally:
         shutil.rmtree(course_dir, ignore_errors=True)
+
+
+# -- 5. nothing outlives the grader ---------------------------------------------------
+
+def test_sigkill_of_the_grader_alone_leaves_no_process(tmp_path):
+    """SIGKILL of the ``nngrade grade`` process only (not its group): its
+    pool workers, the zygote, supervisors and sandboxed children all die
+    within a few seconds (parent-death signals)."""
+    import os
+    import signal
+    import time
+
+    from test_grading_faults import Run, _descendants, make_class as make_a3_class
+    from test_grading_faults import results_dir
+    root = make_a3_class(tmp_path / "course")
+    run = Run(root, tmp_path / "tmp", "--workers", "2", "--force")
+    folder = results_dir(root)
+    end = time.monotonic() + 180
+    while not (folder.is_dir() and any(p.suffix == ".json" for p in folder.iterdir())):
+        assert run.proc.poll() is None, run.wait()[1]
+        assert time.monotonic() < end, "no result stored in time"
+        time.sleep(0.01)
+    tree = _descendants(run.proc.pid)
+    assert len(tree) >= 3                       # 2 workers and a zygote at least
+    os.kill(run.proc.pid, signal.SIGKILL)
+    run.proc.wait()
+    run.proc.stdout.close()
+    run.assert_no_survivors(tree)

@@ -116,7 +116,7 @@ def _send_msg(sock: socket.socket, payload: bytes, fds=()) -> None:
         sock.sendall(head + payload)
 
 
-def main(fd: int, ctl_fd: int = -1, extra: list[str] | None = None) -> None:
+def main(fd: int, ctl_fd: int = -1, extra: list[str] | None = None, parent: int = 0) -> None:
     """The zygote's loop: one request → one forked supervisor.
 
     ``fd`` is the owner's connection (the zygote exits when it closes);
@@ -124,9 +124,18 @@ def main(fd: int, ctl_fd: int = -1, extra: list[str] | None = None) -> None:
     owner shared its other end with (the grading pool's workers) attach: each
     sends ``b"C"`` with one end of a socketpair of its own, which becomes
     one more connection served like the owner's.  ``extra``: see
-    :func:`preload`."""
+    :func:`preload`.  ``parent``: the owner's pid; the zygote dies with it
+    (parent-death signal, and at once if it is already gone)."""
     import shutil
     import tempfile
+    if parent:                  # SIGTERM: exit through the finally below (home removed)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            L.set_pdeathsig(signal.SIGTERM)
+        except OSError:
+            pass
+        if os.getppid() != parent:
+            os._exit(0)
     sock = socket.socket(fileno=fd)
     ctl = socket.socket(fileno=ctl_fd) if ctl_fd >= 0 else None
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -280,6 +289,7 @@ def supervise(fds) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.setsid()
 
     def status(msg: dict) -> None:

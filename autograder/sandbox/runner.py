@@ -192,10 +192,10 @@ class _Zygote(_Connection):
             if root not in roots:
                 roots.append(root)
         boot = ("import sys; sys.path[:0] = %r; "
-                "from autograder.sandbox._zygote import main; main(%d, %d, %r)"
+                "from autograder.sandbox._zygote import main; main(%d, %d, %r, %d)"
                 % (roots, theirs.fileno(), ctl_theirs.fileno() if ctl_theirs else -1,
                    None if preload is None else
-                   [m for m in preload if _MODULE_NAME.fullmatch(m)]))
+                   [m for m in preload if _MODULE_NAME.fullmatch(m)], os.getpid()))
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "NUMEXPR_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
@@ -369,6 +369,22 @@ def attach(control: socket.socket | None) -> None:
     of our own; if it is gone, we start our own after all."""
     global _shared_control
     _shared_control = control
+    die_with_parent()
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies
+    (``PR_SET_PDEATHSIG``), and exit at once if the parent is already gone:
+    a grading pool's workers — and through them their zygotes — never
+    outlive the grader (issue 19).  A no-op off Linux."""
+    from . import _linux
+    parent = os.getppid()
+    try:
+        _linux.set_pdeathsig(signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:               # the parent died before the prctl
+        os._exit(1)
 
 
 def _get_zygote() -> _Zygote | _Attached:
