@@ -263,11 +263,16 @@ def grade_submission(course, assignment: str, answers: dict, student_id: str | N
     result = AssignmentResult(assignment=assignment, student=student_id or "",
                               variant_seed=seed)
     references = _reference_memo(params)
-    for q in questions_of(assignment):
-        for r in grade_question(q, answers, params,
-                                lambda part, qid=q.id: policy_for(course, qid, part),
-                                part_points(course, q), runner, seed, references):
-            result.add(r)
+    from .formula import judging_deadline
+    # one budget for all of the submission's formula reading and checking: the
+    # course's time limit (each check also keeps its own formula limit)
+    with judging_deadline(max(float(course.sandbox.wall_seconds),
+                              float(course.formula.time_limit_s))):
+        for q in questions_of(assignment):
+            for r in grade_question(q, answers, params,
+                                    lambda part, qid=q.id: policy_for(course, qid, part),
+                                    part_points(course, q), runner, seed, references):
+                result.add(r)
     return result
 
 

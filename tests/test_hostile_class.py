@@ -363,3 +363,43 @@ def test_sigkill_of_the_grader_alone_leaves_no_process(tmp_path):
     run.proc.wait()
     run.proc.stdout.close()
     run.assert_no_survivors(tree)
+
+
+# -- 2. judging has a budget -----------------------------------------------------------
+
+SLOW_FORMULA = "max(" + ", ".join(f"{k}x-{k}y" for k in range(1, 200)) + ")"
+
+
+def test_formula_that_takes_a_minute_to_read_is_not_judged_in_time(hang_detector):
+    """Reading the answer runs under the time limit too (outside the
+    grader's process): "could not be judged in time", once per submission
+    however many references, mistakes and carried-forward checks ask."""
+    from autograder.formula import check_formula, judging_deadline
+    with judging_deadline(60):
+        for _ in range(3):
+            r = check_formula(SLOW_FORMULA, "x*y", ["x", "y"], time_limit=1.0)
+            assert r.status == "undecided" and not r.correct
+            assert "Could not decide in time" in r.feedback.en
+        assert check_formula("2*x*y", "x*y + y*x", ["x", "y"], time_limit=30).correct
+
+
+def test_spent_judging_budget_answers_undecided_at_once():
+    from autograder.formula import check_formula, judging_deadline
+    with judging_deadline(0):
+        r = check_formula("x + 1", "1 + x", ["x"], time_limit=5)
+    assert r.status in ("undecided", "correct")          # identical trees need no time
+    with judging_deadline(0):
+        r = check_formula("2*x", "x + x", ["x"], time_limit=5)
+    assert r.status == "undecided"
+
+
+def test_slow_formula_answer_in_a_class(tmp_path, hang_detector):
+    """The slow formula costs its own part only; honest grades unchanged."""
+    root = make_class(tmp_path / "class", {"slow": _with(f"q1_dzdx = {SLOW_FORMULA!r}"),
+                                           "honest": _solution()})
+    run, store, _ = grade(root)
+    full = COURSE.assignment(AID).points
+    assert store.load(AID, "honest").score == full
+    dzdx = _part(store.load(AID, "slow"), "A1.q1/dzdx")
+    assert dzdx.score == 0 and "Could not decide in time" in dzdx.feedback_text("en")
+    assert store.load(AID, "slow").score == full - dzdx.max_score
