@@ -125,7 +125,9 @@ def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy
         return QuestionResult(score=points * policy.leading_term_credit,
                               status="partial" if policy.leading_term_credit else "wrong",
                               feedback=[message], details={"leading_term_only": True}, **base)
-    if ecf_reference is not None and part_name in ecf_reference:
+    if ecf_reference is not None and part_name in ecf_reference \
+            and not (_all_zero(ecf_reference[part_name])
+                     and not _all_zero(reference[part_name])):
         ok_ecf, _, _, _ = _compare(part, answer, ecf_reference[part_name], policy)
         if ok_ecf:
             credit = points * policy.ecf_fraction
@@ -149,10 +151,23 @@ def _mistaken(q: Question, params: dict) -> list:
     return [(m, m.make(params)) for m in q.mistakes]
 
 
+def _all_zero(value) -> bool:
+    """Whether ``value`` is a numeric array (or number) of zeros only."""
+    if isinstance(value, (str, bool)) or value is None:
+        return False
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return arr.size > 0 and bool(np.all(arr == 0))
+
+
 def _upstream(q: Question, all_answers: dict, params: dict, policy: Policy, references):
     """The student's earlier answers that ``q`` uses, coerced to arrays in
-    the reference's shape — or ``None`` when any is missing/invalid or when
-    they all equal the true ones (then ECF adds nothing)."""
+    the reference's shape — or ``None`` when any is missing/invalid, when
+    they all equal the true ones (then ECF adds nothing), or when one is
+    trivially zero where the true value is not (zeros upstream make a later
+    part trivially "consistent": carried-forward credit cannot be gamed)."""
     if not q.uses:
         return None
     from .questions import get_question
@@ -167,6 +182,8 @@ def _upstream(q: Question, all_answers: dict, params: dict, policy: Policy, refe
         c = check_array(given, true, rtol=policy.rtol, atol=policy.atol,
                         atol_scale=policy.atol_scale, shape_policy="lenient")
         if c.aligned is None:
+            return None
+        if _all_zero(c.aligned) and not _all_zero(true):
             return None
         values[part_name] = c.aligned
         all_true &= c.ok

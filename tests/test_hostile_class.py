@@ -403,3 +403,41 @@ def test_slow_formula_answer_in_a_class(tmp_path, hang_detector):
     dzdx = _part(store.load(AID, "slow"), "A1.q1/dzdx")
     assert dzdx.score == 0 and "Could not decide in time" in dzdx.feedback_text("en")
     assert store.load(AID, "slow").score == full - dzdx.max_score
+
+
+# -- 7. carried-forward credit cannot be gamed ------------------------------------------
+
+def test_zero_upstream_answers_earn_no_carried_forward_credit():
+    """Zeros for A3.q1 and q2 "consistent" with them (computed from the
+    zeros by the question's own formulas, so an oracle for consistency):
+    no carried-forward credit; a genuine slip upstream still gets it."""
+    import numpy as np
+
+    from autograder.judge import grade_assignment
+    from autograder.questions.a3 import gradients
+    from autograder.questions.base import Policy
+    from autograder.variants import variant_params
+    params = variant_params("A3")
+    q1 = {k: np.zeros_like(np.asarray(v, dtype=float))
+                   for k, v in _a3_reference(params)["q1"].items()}
+    answers = {"q1": q1, "q2": gradients(params, {"h": q1["h"], "y": q1["y"]})}
+    zero = {r.label: r for r in grade_assignment("A3", answers, params, Policy(ecf="full"))
+            .questions}
+    assert not any(r.carried_forward for r in zero.values())
+    assert all(r.score == 0 for r in zero.values() if r.question == "A3.q2"
+               and r.status != "correct")
+    # control: a real slip upstream (z1 off) with consistent later work still earns ECF
+    import nn_core
+    slip = _a3_reference(params)
+    h = nn_core.sigmoid(np.array([0.5, -0.8]))
+    y = np.array(params["W2"]) @ h + np.array(params["b2"])
+    slip["q1"].update(z1=[0.5, -0.8], h=h, y=y)
+    slip["q2"] = gradients(params, {"h": h, "y": y})
+    honest = {r.label: r for r in grade_assignment("A3", slip, params, Policy(ecf="full"))
+              .questions}
+    assert honest["A3.q2/dW1"].carried_forward
+
+
+def _a3_reference(params):
+    from autograder.questions import questions_of
+    return {q.local_id: dict(q.reference(params)) for q in questions_of("A3")}
