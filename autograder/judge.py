@@ -125,9 +125,7 @@ def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy
         return QuestionResult(score=points * policy.leading_term_credit,
                               status="partial" if policy.leading_term_credit else "wrong",
                               feedback=[message], details={"leading_term_only": True}, **base)
-    if ecf_reference is not None and part_name in ecf_reference \
-            and not (_all_zero(ecf_reference[part_name])
-                     and not _all_zero(reference[part_name])):
+    if ecf_reference is not None and part_name in ecf_reference:
         ok_ecf, _, _, _ = _compare(part, answer, ecf_reference[part_name], policy)
         if ok_ecf:
             credit = points * policy.ecf_fraction
