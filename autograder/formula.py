@@ -92,6 +92,8 @@ time-limited child process.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import keyword
@@ -143,8 +145,16 @@ class FormulaError(ValueError):
 
 
 def _fail(zh: str, en: str, /, **kw) -> FormulaError:
-    """A FormulaError from a message template and its fields."""
+    """A FormulaError from a message template and its fields (text fields
+    made valid UTF-8: a student's lone surrogate is never quoted raw)."""
+    from .results import valid_text
+    kw = {k: valid_text(v) if isinstance(v, str) else v for k, v in kw.items()}
     return FormulaError(msg(zh, en).format(**kw))
+
+
+def _shown(ch: str) -> str:
+    """A character as a message may quote it: itself if printable, else ``U+XXXX``."""
+    return ch if ch.isprintable() and not "\ud800" <= ch <= "\udfff" else f"U+{ord(ch):04X}"
 
 
 # ---------------------------------------------------------------- vocabulary
@@ -304,7 +314,8 @@ def _tokenize(text: str) -> list[_Tok]:
         m = _TOKEN.match(text, i)
         if m is None:
             ch = text[i]
-            zh, en = _BAD_CHAR.get(ch, (f"不允许使用字符 “{ch}”", f"the character {ch!r} is not allowed"))
+            zh, en = _BAD_CHAR.get(ch, (f"不允许使用字符 “{_shown(ch)}”",
+                                        f"the character '{_shown(ch)}' is not allowed"))
             raise _fail("{zh}（位置 {p}）。", "{en} (position {p}).", zh=zh, en=en, p=i + 1)
         kind, tok = m.lastgroup, m.group()
         if kind == "op" and tok in _OPEN:
@@ -1094,6 +1105,83 @@ def _run_limited(steps: Callable[[], Iterator[tuple]], time_limit: float) -> lis
 
 # ---------------------------------------------------------------- public: check
 
+#: the end (time.monotonic()) of the current submission's judging budget, if any
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("formula_deadline",
+                                                                         default=None)
+
+
+@contextlib.contextmanager
+def judging_deadline(seconds: float):
+    """Within the block, every :func:`check_formula` shares one budget of
+    ``seconds``: each check's time limit is cut to what is left, and once
+    it is spent a check answers ``"undecided"`` at once (the judge's
+    overall deadline for one submission)."""
+    token = _DEADLINE.set(time.monotonic() + float(seconds))
+    cache = _ANSWERS.set({})
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+        _ANSWERS.reset(cache)
+
+
+def _budget(time_limit: float) -> float:
+    end = _DEADLINE.get()
+    return time_limit if end is None else min(time_limit, end - time.monotonic())
+
+
+_SLOW = object()
+#: within :func:`judging_deadline` (one submission), the answers (with their
+#: vocabulary) already read: the expression, the FormulaError, or _SLOW
+_ANSWERS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("formula_answers",
+                                                                       default=None)
+
+
+def _read_answer(answer, names, fns, defined, time_limit: float):
+    """The answer read as :func:`_read` does, but a formula string is first
+    read in a forked child killed at ``time_limit`` (a formula whose mere
+    parsing takes a minute — ``max(1x-1y, …, 199x-199y)`` — is never parsed
+    in the grader): ``_SLOW`` when it could not be read in time.  Results
+    are remembered, so the answer is read once per submission, not once per
+    reference, catalogued mistake and carried-forward check."""
+    if not isinstance(answer, str) or not _can_fork():
+        return _read(answer, names, fns, defined)
+    cache = _ANSWERS.get()
+    try:
+        key = (answer, frozenset(names.items()), frozenset(fns.items()),
+               frozenset(defined.items()))
+        hash(key)
+    except TypeError:
+        key = None
+    if cache is None:
+        key = None
+    if key is not None and key in cache:
+        found = cache[key]
+        if isinstance(found, FormulaError):
+            raise found
+        return found
+
+    def probe():
+        try:
+            _read(answer, names, fns, defined)
+            yield ("read",)
+        except FormulaError:
+            yield ("refused",)
+    items = _run_limited(probe, time_limit) if time_limit > 0 else []
+    if not items:
+        found = _SLOW
+    else:
+        try:
+            found = _read(answer, names, fns, defined)
+        except FormulaError as exc:
+            found = exc
+    if key is not None:
+        cache[key] = found
+    if isinstance(found, FormulaError):
+        raise found
+    return found
+
+
 def _key(x) -> str:
     """A stable text for seeding the random points."""
     if isinstance(x, str):
@@ -1155,10 +1243,14 @@ def check_formula(answer, reference, symbols, *, domain=None, assumptions=None,
     def result(status, feedback, parsed=None, **kw):
         return FormulaResult(status == "correct", status, feedback.render(language), feedback,
                              parsed, **kw)
+    end = time.monotonic() + _budget(time_limit)           # reading and judging together
     try:
-        a = _read(answer, names, fns, defined)
+        a = _read_answer(answer, names, fns, defined, end - time.monotonic())
     except FormulaError as exc:
         return result("invalid", M_INVALID.format(reason=exc.message))
+    if a is _SLOW:                                        # could not even be read in time
+        return result("undecided", M_UNDECIDED)
+    time_limit = end - time.monotonic()
 
     if a == b:                                            # identical trees: nothing to do
         return result("correct", M_CORRECT_SYM, a, method="symbolic")
@@ -1166,7 +1258,8 @@ def check_formula(answer, reference, symbols, *, domain=None, assumptions=None,
         "\x00".join([_key(reference), _key(answer), *sorted(table)]).encode()).digest()[:8], "big")
     discrete = {s for e in (a, b) for d in e.atoms(sp.KroneckerDelta) for s in d.free_symbols}
     draw = _sampler(table, domain, discrete, seed)
-    items = _run_limited(lambda: _judge(a, b, table, draw, samples, rtol), time_limit)
+    items = _run_limited(lambda: _judge(a, b, table, draw, samples, rtol), time_limit) \
+        if time_limit > 0 else []
 
     numeric = next((it for it in items if it[0] == "numeric"), None)
     proved = any(it[0] == "symbolic" and it[1] for it in items)
@@ -1244,7 +1337,9 @@ def check_order(answer, reference, symbols, *, domain=None, time_limit: float = 
                                   _function_table(options.get("functions")))
     b = _read(reference, names, _function_table(options.get("functions")), defined)
     syms = [table[k] for k in sorted(table)]
-    items = _run_limited(lambda: _same_leading_term(r.parsed, b, syms), time_limit)
+    time_limit = _budget(time_limit)
+    items = _run_limited(lambda: _same_leading_term(r.parsed, b, syms), time_limit) \
+        if time_limit > 0 else []
     if any(it[0] == "leading" and it[1] for it in items):
         lead = next(it[2] for it in items if it[0] == "leading")
         fb = M_LEADING.format(lead=lead)

@@ -149,10 +149,23 @@ def _mistaken(q: Question, params: dict) -> list:
     return [(m, m.make(params)) for m in q.mistakes]
 
 
+def _all_zero(value) -> bool:
+    """Whether ``value`` is a numeric array (or number) of zeros only."""
+    if isinstance(value, (str, bool)) or value is None:
+        return False
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return arr.size > 0 and bool(np.all(arr == 0))
+
+
 def _upstream(q: Question, all_answers: dict, params: dict, policy: Policy, references):
     """The student's earlier answers that ``q`` uses, coerced to arrays in
-    the reference's shape — or ``None`` when any is missing/invalid or when
-    they all equal the true ones (then ECF adds nothing)."""
+    the reference's shape — or ``None`` when any is missing/invalid, when
+    they all equal the true ones (then ECF adds nothing), or when one is
+    trivially zero where the true value is not (zeros upstream make a later
+    part trivially "consistent": carried-forward credit cannot be gamed)."""
     if not q.uses:
         return None
     from .questions import get_question
@@ -167,6 +180,8 @@ def _upstream(q: Question, all_answers: dict, params: dict, policy: Policy, refe
         c = check_array(given, true, rtol=policy.rtol, atol=policy.atol,
                         atol_scale=policy.atol_scale, shape_policy="lenient")
         if c.aligned is None:
+            return None
+        if _all_zero(c.aligned) and not _all_zero(true):
             return None
         values[part_name] = c.aligned
         all_true &= c.ok
@@ -263,11 +278,16 @@ def grade_submission(course, assignment: str, answers: dict, student_id: str | N
     result = AssignmentResult(assignment=assignment, student=student_id or "",
                               variant_seed=seed)
     references = _reference_memo(params)
-    for q in questions_of(assignment):
-        for r in grade_question(q, answers, params,
-                                lambda part, qid=q.id: policy_for(course, qid, part),
-                                part_points(course, q), runner, seed, references):
-            result.add(r)
+    from .formula import judging_deadline
+    # one budget for all of the submission's formula reading and checking: the
+    # course's time limit (each check also keeps its own formula limit)
+    with judging_deadline(max(float(course.sandbox.wall_seconds),
+                              float(course.formula.time_limit_s))):
+        for q in questions_of(assignment):
+            for r in grade_question(q, answers, params,
+                                    lambda part, qid=q.id: policy_for(course, qid, part),
+                                    part_points(course, q), runner, seed, references):
+                result.add(r)
     return result
 
 

@@ -31,7 +31,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable
 
-from .results import AssignmentResult, QuestionResult
+from .results import AssignmentResult, QuestionResult, valid_text
 from .submissions import ResultStore, Submission
 
 __all__ = ["grade_job", "grade_class", "ClassRun", "failed_result"]
@@ -223,13 +223,20 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
              str(source_notebook) if source_notebook else None) for s in todo]
 
     def finish(sub: Submission, text: str | None, error: str | None) -> None:
+        result = None
         if error is None:
-            result = AssignmentResult.from_json(text)
+            try:                                # issue 19: a result that cannot be read
+                result = AssignmentResult.from_json(text)
+                store.save(result)              # or stored costs its student only
+            except (ValueError, TypeError) as exc:
+                error = f"the result of {sub.student} could not be stored: " \
+                        f"{type(exc).__name__}: {exc}"
+        if error is None:
             run.graded.append(sub.student)
         else:
-            result = failed_result(course, assignment, sub.student, error)
+            result = failed_result(course, assignment, sub.student, valid_text(error))
             run.failed.append(sub.student)
-        store.save(result)
+            store.save(result)
         writer.put(result)
         if progress:
             progress(len(run.graded) + len(run.failed), total, sub.student)

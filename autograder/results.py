@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +31,24 @@ import numpy as np
 from .i18n import Message, check_language
 
 __all__ = ["QuestionResult", "AssignmentResult", "STATUSES", "SCORE_DIGITS",
-           "round_score", "to_jsonable"]
+           "round_score", "to_jsonable", "valid_text"]
 
 #: statuses a question (or part) can end with
 STATUSES = ("correct", "partial", "wrong", "invalid", "missing", "error", "timeout")
 #: scores are rounded to this many decimal places
 SCORE_DIGITS = 9
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str, limit: int | None = None) -> str:
+    """``text`` cut to ``limit`` characters, every lone surrogate (which
+    UTF-8 cannot hold: ``"\\ud800"`` from a student's ``print``) replaced by
+    U+FFFD, so that it can always be written as UTF-8."""
+    if limit is not None:
+        text = text[:limit]
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def round_score(x: Any) -> float:
@@ -196,8 +209,9 @@ class QuestionResult:
         }
 
     def to_json(self, language: str = "zh+en", **dumps_kwargs) -> str:
-        return json.dumps(self.to_dict(language), ensure_ascii=False, allow_nan=False,
-                          **dumps_kwargs)
+        """JSON text that is always valid UTF-8 (see :func:`valid_text`)."""
+        return valid_text(json.dumps(self.to_dict(language), ensure_ascii=False,
+                                     allow_nan=False, **dumps_kwargs))
 
     @classmethod
     def from_dict(cls, data: dict) -> "QuestionResult":
@@ -303,8 +317,9 @@ class AssignmentResult:
         }
 
     def to_json(self, language: str = "zh+en", **dumps_kwargs) -> str:
-        return json.dumps(self.to_dict(language), ensure_ascii=False, allow_nan=False,
-                          **dumps_kwargs)
+        """JSON text that is always valid UTF-8 (see :func:`valid_text`)."""
+        return valid_text(json.dumps(self.to_dict(language), ensure_ascii=False,
+                                     allow_nan=False, **dumps_kwargs))
 
     @classmethod
     def from_dict(cls, data: dict) -> "AssignmentResult":

@@ -7,9 +7,18 @@ Two layouts are accepted for ``nngrade grade ROOT``:
   taken, and reported);
 * a folder of notebooks named by student: ``ROOT/<student>.ipynb``.
 
-Student ids must be plain names (letters, digits, ``_ . @ -``, at most 100
-characters, not starting with a dot): anything else — a path trick such as
-``../x`` — is reported as a :class:`Problem`, never used as a path.
+Student ids are any folder name nbgrader accepts (spaces, ``ä``,
+full-width letters …): a single path component, at most 200 bytes of
+UTF-8, not starting with a dot, without ``/``, control characters or bytes
+that are not UTF-8.  Anything else — a path trick such as ``../x`` — is
+reported as a :class:`Problem`, never used as a path.
+
+Submissions are reached without following symbolic links: every folder on
+the way and the notebook itself are checked with ``lstat`` (a link, a FIFO,
+a device or a plain file where a folder belongs is reported and skipped),
+and the notebook's resolved path must lie inside ROOT; the sandbox then
+opens it with ``O_NOFOLLOW`` and checks that it is a regular file
+(:func:`autograder.sandbox.cells.load_notebook`).
 
 Results live in a :class:`ResultStore`: one JSON file per student and
 assignment, written atomically (temporary file + ``os.replace``), so a run
@@ -21,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +39,15 @@ from .results import AssignmentResult
 
 __all__ = ["Submission", "Problem", "discover", "ResultStore", "valid_student_id"]
 
-_STUDENT = re.compile(r"^[A-Za-z0-9_@\-][A-Za-z0-9_.@\-]{0,99}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff/]")
 
 
 def valid_student_id(name: str) -> bool:
-    return bool(_STUDENT.match(name))
+    """Whether ``name`` can be a student (or assignment) id: see the module
+    docstring."""
+    if type(name) is not str or not name or name.startswith(".") or _CONTROL.search(name):
+        return False
+    return len(name.encode("utf-8")) <= 200
 
 
 @dataclass(frozen=True)
@@ -50,39 +64,91 @@ class Problem:
     reason: str
 
 
+def _kind(path: Path) -> str:
+    """``"dir"``, ``"file"`` (regular), ``"link"``, ``"missing"`` or
+    ``"other"`` (a FIFO, socket, device), without following a link."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    if stat.S_ISLNK(mode):
+        return "link"
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
+_WHAT = {"link": "a symbolic link (not followed)", "other": "not a regular file (a FIFO, "
+         "socket or device)", "file": "a file, not a folder", "dir": "a folder, not a file"}
+
+
+def _inside(path: Path, root: Path) -> bool:
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    return real.startswith(top.rstrip("/") + "/")
+
+
+def _notebook_in(folder: Path, notebook_name: str, root: Path, problems: list):
+    """The notebook to grade in ``folder`` (a regular file reached without
+    links), or ``None`` with the reason added to ``problems``."""
+    path = folder / notebook_name
+    kind = _kind(path)
+    if kind == "missing":
+        others = sorted(p for p in folder.glob("*.ipynb") if _kind(p) == "file")
+        if len(others) != 1:
+            problems.append(Problem(folder, f"no {notebook_name} in the submission"))
+            return None
+        path, kind = others[0], "file"
+        problems.append(Problem(path, f"notebook named {path.name}, expected "
+                                      f"{notebook_name}; graded anyway"))
+    if kind != "file":
+        problems.append(Problem(path, f"{_WHAT[kind]}: skipped"))
+        return None
+    if not _inside(path, root):
+        problems.append(Problem(path, "resolves outside the submissions folder: skipped"))
+        return None
+    return path
+
+
 def discover(root: str | os.PathLike, assignment: str, notebook_name: str
              ) -> tuple[list[Submission], list[Problem]]:
-    """The submissions of ``assignment`` under ``root`` (sorted by student)."""
+    """The submissions of ``assignment`` under ``root`` (sorted by student)
+    and every entry skipped, with why."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"submissions folder {root} does not exist")
     subs, problems = [], []
     submitted = root / "submitted"
-    if submitted.is_dir():
-        for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
-            folder = student_dir / assignment
-            if not folder.is_dir():
+    if _kind(submitted) == "dir":
+        for student_dir in sorted(submitted.iterdir()):
+            kind = _kind(student_dir)
+            if kind != "dir":
+                problems.append(Problem(student_dir, f"{_WHAT.get(kind, kind)}: skipped"))
                 continue
             if not valid_student_id(student_dir.name):
-                problems.append(Problem(student_dir, f"student id {student_dir.name!r} is not a plain name"))
+                problems.append(Problem(student_dir, f"student id {student_dir.name!r} is not "
+                                                     f"a usable folder name: skipped"))
                 continue
-            path = folder / notebook_name
-            if not path.is_file():
-                others = sorted(folder.glob("*.ipynb"))
-                if len(others) == 1:
-                    path = others[0]
-                    problems.append(Problem(path, f"notebook named {path.name}, expected "
-                                                  f"{notebook_name}; graded anyway"))
-                else:
-                    problems.append(Problem(folder, f"no {notebook_name} in the submission"))
-                    continue
-            subs.append(Submission(student_dir.name, assignment, path))
+            folder = student_dir / assignment
+            kind = _kind(folder)
+            if kind == "missing":
+                continue                       # (no submission of this assignment)
+            if kind != "dir":
+                problems.append(Problem(folder, f"{_WHAT.get(kind, kind)}: skipped"))
+                continue
+            path = _notebook_in(folder, notebook_name, root, problems)
+            if path is not None:
+                subs.append(Submission(student_dir.name, assignment, path))
         return subs, problems
+    if _kind(submitted) != "missing":
+        problems.append(Problem(submitted, f"{_WHAT.get(_kind(submitted))}: not used"))
     for path in sorted(root.glob("*.ipynb")):
-        if valid_student_id(path.stem):
-            subs.append(Submission(path.stem, assignment, path))
-        else:
+        kind = _kind(path)
+        if kind != "file":
+            problems.append(Problem(path, f"{_WHAT.get(kind, kind)}: skipped"))
+        elif not valid_student_id(path.stem):
             problems.append(Problem(path, f"file name {path.name!r} is not <student id>.ipynb"))
+        elif not _inside(path, root):
+            problems.append(Problem(path, "resolves outside the submissions folder: skipped"))
+        else:
+            subs.append(Submission(path.stem, assignment, path))
     return subs, problems
 
 

@@ -46,14 +46,16 @@ What is enforced (Linux; measured on this project's VM, kernel 6.x)
   a new **network namespace** (no interface but a down loopback), IPC and
   UTS namespaces, and a **mount namespace** whose root (``pivot_root``,
   the old root detached) holds only read-only binds of ``/usr``, ``/etc``,
-  the interpreter's prefixes and site-packages and the ``autograder/`` and
-  ``nn_core/`` package directories, a fresh ``/proc``, a ``/dev`` with
+  the interpreter's directory, its standard library and site-packages (never
+  a whole prefix) and the ``autograder/`` and ``nn_core/`` package
+  directories, a fresh ``/proc``, a ``/dev`` with
   ``null``, ``zero``, ``full``, ``random``, ``urandom`` and a small
   ``/dev/shm``, and ``/scratch``: a private size-limited tmpfs, the only
   writable place, the working directory and ``$HOME``.  The course
   directory, ``solutions/``, ``source/``, ``submitted/``, the gradebook, the
   repository's tests, other scratch directories and the grader's home are
-  simply absent (and over-mounted should an allowed path contain them).
+  simply absent (and over-mounted should an allowed path contain them: the
+  whole course folder, but for the way to an allowed package inside it).
   As root the grader uses no user namespace and the child then drops to a
   private uid (``UID_BASE + supervisor pid``: never shared by two runs) with
   no supplementary groups; as another user (or as the root of a rootless
@@ -75,7 +77,12 @@ What is enforced (Linux; measured on this project's VM, kernel 6.x)
   ``OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1``; a clean environment (only
   ``PATH``, ``HOME``, ``TMPDIR``, locale, thread counts, matplotlib's Agg
   backend and ``NNGRADE_STUDENT``, ``NNGRADE_MODE=collect``,
-  ``NNGRADE_COURSE`` = a copy of ``course.yaml`` in the scratch directory).
+  ``NNGRADE_COURSE`` = a copy of ``course.yaml`` in the scratch directory,
+  ``NNGRADE_VARIANT`` = the student's variant as the judge computes it, so
+  that ``variants.secret_env`` works without the secret entering the child).
+* **Nothing outlives the grader**: pool workers and zygotes carry a
+  parent-death signal; supervisors watch a lifeline pipe; children are
+  pid 1 of their namespace with a parent-death signal.
 * **Wall clock**: the supervisor kills the child (and with it its whole
   namespace) at the deadline; the grader backs it up by killing the
   supervisor, whose death kills the child (parent-death signal).
@@ -86,6 +93,11 @@ What is enforced (Linux; measured on this project's VM, kernel 6.x)
   configured wall limit** in total.  Answers reported after earlier cells
   are kept even if a later cell exhausts the budget.  Cells map to
   questions by grade id (``A3_q2_answer`` → ``A3.q2``).
+* **Text is valid, bounded UTF-8**: every string from the child (output,
+  errors, answers, feedback parts) is cut to a bound and its lone
+  surrogates replaced (:func:`autograder.results.valid_text`); every field
+  of every frame is checked for type and range, a bad one is a protocol
+  violation of that run.
 * **Plain data only**: the child sends frames of JSON + ``.npy``
   (float64, ``allow_pickle=False``) through a pipe; the grader bounds every
   size, parses ``.npy`` headers itself, accepts only finite float64 arrays,

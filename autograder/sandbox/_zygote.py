@@ -117,7 +117,7 @@ def _send_msg(sock: socket.socket, payload: bytes, fds=()) -> None:
         sock.sendall(head + payload)
 
 
-def main(fd: int, ctl_fd: int = -1, extra: list[str] | None = None) -> None:
+def main(fd: int, ctl_fd: int = -1, extra: list[str] | None = None, parent: int = 0) -> None:
     """The zygote's loop: one request → one forked supervisor.
 
     ``fd`` is the owner's connection (the zygote exits when it closes);
@@ -125,9 +125,18 @@ def main(fd: int, ctl_fd: int = -1, extra: list[str] | None = None) -> None:
     owner shared its other end with (the grading pool's workers) attach: each
     sends ``b"C"`` with one end of a socketpair of its own, which becomes
     one more connection served like the owner's.  ``extra``: see
-    :func:`preload`."""
+    :func:`preload`.  ``parent``: the owner's pid; the zygote dies with it
+    (parent-death signal, and at once if it is already gone)."""
     import shutil
     import tempfile
+    if parent:                  # SIGTERM: exit through the finally below (home removed)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            L.set_pdeathsig(signal.SIGTERM)
+        except OSError:
+            pass
+        if os.getppid() != parent:
+            os._exit(0)
     sock = socket.socket(fileno=fd)
     ctl = socket.socket(fileno=ctl_fd) if ctl_fd >= 0 else None
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -306,6 +315,7 @@ def supervise(fds) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.setsid()
 
     def status(msg: dict) -> None:
@@ -535,10 +545,9 @@ def _allowed_paths() -> list[str]:
 def _compute_allowed() -> list[str]:
     import site
     import sysconfig
-    paths = {"/usr", "/etc"}
-    for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-              os.path.dirname(os.path.realpath(sys.executable))):
-        paths.add(p)
+    # only what is needed, never a whole prefix: a course folder (grades.csv …)
+    # that happens to lie under a virtual environment's prefix stays out
+    paths = {"/usr", "/etc", os.path.dirname(os.path.realpath(sys.executable))}
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         try:
             paths.add(sysconfig.get_path(key))
@@ -637,15 +646,8 @@ def build_root(mountpoint: str, hide: list[str], scratch_mb: int, uid: int | Non
     L.mount("tmpfs", r + "/scratch", "tmpfs", L.MS_NOSUID | L.MS_NODEV, opts)
     allowed = _allowed_paths()
     for h in hide:
-        t = r + h
-        inside = any(h.startswith(a.rstrip("/") + "/") for a in allowed)
-        if not inside or not os.path.lexists(t) or os.path.islink(t):
-            continue
-        if os.path.isdir(t):
-            L.mount("tmpfs", t, "tmpfs", L.MS_NOSUID | L.MS_NODEV | L.MS_RDONLY, "size=4k,mode=0555")
-        else:
-            L.mount(r + "/dev/null", t, None, L.MS_BIND)
-        notes.append(f"hidden inside an allowed path: {h}")
+        if any(h.startswith(a.rstrip("/") + "/") for a in allowed):
+            _hide(r, h, allowed, notes)
     old = r + "/.oldroot"
     _mkdirs(old)
     L.pivot_root(r, old)
@@ -660,6 +662,29 @@ def build_root(mountpoint: str, hide: list[str], scratch_mb: int, uid: int | Non
         if exc.errno != 38:
             raise
         _remount_readonly(notes)
+
+
+def _hide(r: str, h: str, allowed: list[str], notes: list[str], depth: int = 0) -> None:
+    """Cover ``h`` (inside an allowed path) in the new root ``r``; when an
+    allowed path lies inside ``h`` (the course folder holding
+    ``autograder/``), cover every entry of ``h`` but the way to it."""
+    t = r + h
+    if not os.path.lexists(t) or os.path.islink(t) or h in allowed:
+        return
+    within = [a for a in allowed if a.startswith(h.rstrip("/") + "/")]
+    if within and os.path.isdir(t) and depth < 16:
+        try:
+            entries = os.listdir(t)
+        except OSError:
+            entries = []
+        for e in entries:
+            _hide(r, os.path.join(h, e), allowed, notes, depth + 1)
+        return
+    if os.path.isdir(t):
+        L.mount("tmpfs", t, "tmpfs", L.MS_NOSUID | L.MS_NODEV | L.MS_RDONLY, "size=4k,mode=0555")
+    else:
+        L.mount(r + "/dev/null", t, None, L.MS_BIND)
+    notes.append(f"hidden inside an allowed path: {h}")
 
 
 def _remount_readonly(notes: list[str]) -> None:
@@ -813,6 +838,8 @@ def _setup_child(req, memfd, uid, gid, root, iso):
            "PYTHONDONTWRITEBYTECODE": "1", "NNGRADE_MODE": "collect",
            "NNGRADE_STUDENT": req["student"], "NNGRADE_ASSIGNMENT": req["assignment"],
            "NNGRADE_COURSE": course_path}
+    if req.get("variant") is not None:    # the grader's variant (see notebook.setup)
+        env["NNGRADE_VARIANT"] = json.dumps(req["variant"])
     os.environ.clear()
     os.environ.update(env)
     import tempfile

@@ -10,7 +10,8 @@ notebook as the authority (like nbgrader's ``OverwriteCells``):
 
 * a cell whose grade id the source marks **locked** (setup, given data) runs
   from the source, whatever the submission holds there; a locked cell
-  missing from the submission is re-inserted where the source has it; a
+  missing from the submission is re-inserted where the source has it
+  (right before the next source cell the submission still has); a
   duplicated locked cell runs once;
 * the source's **graded test cells** (``grade: true``, not a solution) are
   not run at all — the grader judges the collected answers itself;
@@ -81,9 +82,11 @@ def question_of_grade_id(grade_id: str | None, assignment: str | None = None) ->
     return f"{m['a']}.{m['q']}"
 
 
-def load_notebook(source) -> dict:
+def load_notebook(source, *, follow_links: bool = False) -> dict:
     """The notebook as a dict, from a path, bytes, a JSON string or a dict
-    (a dict is checked the same way)."""
+    (a dict is checked the same way).  A path is opened only as a regular
+    file, not through a symbolic link unless ``follow_links`` (for the
+    instructor's own source notebook)."""
     if isinstance(source, dict):
         try:                       # a plain copy (an nbformat NotebookNode is a dict subclass)
             nb = json.loads(json.dumps(source))
@@ -95,11 +98,7 @@ def load_notebook(source) -> dict:
                                                     and source.lstrip().startswith("{")):
             path = Path(source)
             try:
-                size = path.stat().st_size
-                if size > MAX_NOTEBOOK_BYTES:
-                    raise _huge(size)
-                with open(path, "rb") as f:
-                    raw = f.read(MAX_NOTEBOOK_BYTES + 1)
+                raw = _read_regular(path.resolve() if follow_links else path)
             except OSError as exc:
                 raise NotebookError("unreadable", f"无法读取笔记本文件（{exc.strerror or exc}）。",
                                     f"the notebook file cannot be read ({exc.strerror or exc}).") \
@@ -148,6 +147,31 @@ def load_notebook(source) -> dict:
         raise NotebookError("huge", f"笔记本有 {len(cells)} 个单元格，太多了。",
                             f"the notebook has {len(cells)} cells, too many.")
     return nb
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of ``path``, opened without following a symbolic link and
+    without blocking (a FIFO never hangs the grader), only if it is a
+    regular file of at most :data:`MAX_NOTEBOOK_BYTES`."""
+    import os
+    import stat
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+                     | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        if exc.errno == 40:                        # ELOOP: the last component is a link
+            raise NotebookError("unreadable", "笔记本是符号链接，不予读取。",
+                                "the notebook is a symbolic link; it is not followed.") from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise NotebookError("unreadable", "笔记本不是普通文件（如 FIFO 或设备），不予读取。",
+                                "the notebook is not a regular file (a FIFO or a device); "
+                                "it is not read.")
+        if st.st_size > MAX_NOTEBOOK_BYTES:
+            raise _huge(st.st_size)
+        return f.read(MAX_NOTEBOOK_BYTES + 1)
 
 
 def _huge(size: int) -> NotebookError:
@@ -223,16 +247,19 @@ def prepare_cells(nb: dict, assignment: str, source_nb: dict | None = None
         if r.grade_id and (r.locked or r.grade) and not r.solution and r.grade_id not in fixed:
             fixed[r.grade_id] = r
     present = {r.grade_id for r in sub if r.grade_id}
-    # a locked cell the submission lost goes back after the nearest earlier source cell
-    # (by grade id) that the submission still has, or first when there is none
+    # a locked cell the submission lost goes back right before the nearest later source
+    # cell (by grade id) that the submission still has, or last when there is none: so
+    # a deleted setup cell returns after the STUDENT_ID cell it reads (which has no
+    # grade id), not before it
     anchored: dict[str | None, list[str]] = {}
     anchor = None
-    for r in src_cells:
+    for r in reversed(src_cells):
         if not r.grade_id:
             continue
         if r.grade_id in fixed and r.grade_id not in present:
-            if r.grade_id not in anchored.get(anchor, []):
-                anchored.setdefault(anchor, []).append(r.grade_id)
+            waiting = anchored.setdefault(anchor, [])
+            if r.grade_id not in waiting:
+                waiting.insert(0, r.grade_id)
         elif r.grade_id in present:
             anchor = r.grade_id
     emitted: set[str] = set()
@@ -254,9 +281,10 @@ def prepare_cells(nb: dict, assignment: str, source_nb: dict | None = None
                 emit_fixed(g, "reinserted")
                 notes.append(f"locked cell {g} was missing from the submission: re-inserted")
 
-    emit_anchored(None)
     for r in sub:
         gid = r.grade_id
+        if gid:
+            emit_anchored(gid)
         if gid in fixed:
             if gid in emitted:
                 notes.append(f"duplicate of locked cell {gid}: dropped")
@@ -266,8 +294,6 @@ def prepare_cells(nb: dict, assignment: str, source_nb: dict | None = None
                 cells[-1].notes.append("edited in the submission: restored from the source")
         else:
             add(r.source, gid, "submission", locked=False)
-        if gid:
-            emit_anchored(gid)
-    for key in list(anchored):
+    for key in [None, *anchored]:
         emit_anchored(key)
     return cells, notes

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..results import valid_text
 from . import wire
 from .cells import Cell, NotebookError, load_notebook, prepare_cells
 
@@ -191,10 +192,10 @@ class _Zygote(_Connection):
             if root not in roots:
                 roots.append(root)
         boot = ("import sys; sys.path[:0] = %r; "
-                "from autograder.sandbox._zygote import main; main(%d, %d, %r)"
+                "from autograder.sandbox._zygote import main; main(%d, %d, %r, %d)"
                 % (roots, theirs.fileno(), ctl_theirs.fileno() if ctl_theirs else -1,
                    None if preload is None else
-                   [m for m in preload if _MODULE_NAME.fullmatch(m)]))
+                   [m for m in preload if _MODULE_NAME.fullmatch(m)], os.getpid()))
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "NUMEXPR_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
@@ -368,6 +369,22 @@ def attach(control: socket.socket | None) -> None:
     of our own; if it is gone, we start our own after all."""
     global _shared_control
     _shared_control = control
+    die_with_parent()
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies
+    (``PR_SET_PDEATHSIG``), and exit at once if the parent is already gone:
+    a grading pool's workers — and through them their zygotes — never
+    outlive the grader (issue 19).  A no-op off Linux."""
+    from . import _linux
+    parent = os.getppid()
+    try:
+        _linux.set_pdeathsig(signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:               # the parent died before the prctl
+        os._exit(1)
 
 
 def _get_zygote() -> _Zygote | _Attached:
@@ -535,7 +552,16 @@ def _run_attempt(request: bytes, deadline: float, data_limit: int,
 # validation of what the child says
 
 def _str(x, n=_ERR) -> str | None:
-    return x[:n] if type(x) is str else None
+    """Text from the child made valid, bounded UTF-8 (``None`` if not text)."""
+    return valid_text(x, n) if type(x) is str else None
+
+
+def _seconds(x) -> float:
+    """A duration reported by the child: a finite number of seconds in
+    [0, 1e6], else a protocol violation (``10**400`` included)."""
+    if type(x) not in (int, float) or not 0 <= x <= 1e6:
+        raise wire.WireError("bad duration")
+    return float(x)
 
 
 def _finite_array(arr: np.ndarray) -> np.ndarray:
@@ -560,7 +586,7 @@ def _answer_entry(enc, blobs) -> dict:
             return {"type": "array", "value": _finite_array(arr)}
         if t == "text":
             v = enc.get("value")
-            return {"type": "text", "value": v[:10_000]} if type(v) is str else bad
+            return {"type": "text", "value": _str(v, 10_000)} if type(v) is str else bad
         if t == "bool":
             v = enc.get("value")
             return {"type": "bool", "value": v} if type(v) is bool else bad
@@ -573,7 +599,7 @@ def _answer_entry(enc, blobs) -> dict:
             return {"type": "invalid", "zh": _str(enc.get("zh")) or "答案无效。",
                     "en": _str(enc.get("en")) or "invalid answer.",
                     "reason": _str(enc.get("reason"), 40) or "invalid"}
-    except (wire.WireError, OverflowError):
+    except (wire.WireError, ArithmeticError, TypeError, ValueError, RecursionError):
         return bad
     return bad
 
@@ -596,8 +622,8 @@ def _fn_result(res, blobs) -> dict:
         if type(arr) is not np.ndarray:
             raise wire.WireError("not an array")
         return {"ok": True, "value": _finite_array(arr)}
-    except wire.WireError as exc:
-        return {"ok": False, "error": f"malformed result from the sandbox ({exc})"}
+    except (wire.WireError, TypeError, ValueError, RecursionError) as exc:
+        return {"ok": False, "error": f"malformed result from the sandbox ({_str(str(exc))})"}
 
 
 # ---------------------------------------------------------------------------
@@ -669,6 +695,7 @@ def _hide_list(course_path, notebook, source_notebook, scratch_root, course) -> 
         cands.append(home)
     if course_path and os.path.exists(course_path):
         d = Path(course_path).resolve().parent
+        cands.append(str(d))              # the whole course folder (but autograder/ in it)
         cands.append(str(Path(course_path).resolve()))
         for name in ("solutions", "source", "submitted", "autograded", "feedback", "release",
                      "exchange", ".git", "gradebook.db", "tests"):
@@ -694,6 +721,18 @@ def _hide_list(course_path, notebook, source_notebook, scratch_root, course) -> 
         except (TypeError, ValueError):
             pass
     return sorted(out)
+
+
+def _variant_for_child(course, assignment: str, student: str) -> dict:
+    """The student's variant as the judge computes it (parameters, grading
+    and public seeds), for the child's ``setup()``: with ``secret_env`` the
+    child cannot compute it itself, and must never see the secret."""
+    from ..judge import variant_of
+    from ..variants import variant_seed
+    params, seed = variant_of(course, assignment, student or None)
+    public = variant_seed(course.course_id + course.variants.key(), assignment,
+                          f"{student or 'lecture'}#public")
+    return {"assignment": assignment, "params": params, "seed": seed, "public_seed": public}
 
 
 def _malformed(assignment, student, exc: NotebookError, t0) -> SandboxOutcome:
@@ -737,7 +776,7 @@ def run_submission(notebook, assignment: str, student: str | None, course, plans
     src_nb = None
     if source_notebook is not None:
         try:
-            src_nb = load_notebook(source_notebook)
+            src_nb = load_notebook(source_notebook, follow_links=True)
         except NotebookError as exc:
             notes.append(f"source notebook unreadable ({exc.en}): locked cells not restored")
     cells, cell_notes = prepare_cells(nb, assignment, src_nb)
@@ -768,6 +807,7 @@ def run_submission(notebook, assignment: str, student: str | None, course, plans
             "cells": [{"i": c.index, "source": c.source} for c in runnable],
             "plans": plan_enc, "limits": lim, "course_yaml": course_yaml,
             "mountpoint": scratch, "isolation": isolation,
+            "variant": _variant_for_child(course_obj, assignment, student),
             "hide": _hide_list(course_path, notebook, source_notebook, root, course_obj)
             + [os.path.abspath(h) for h in hide],
             "scratch_mb": max(64, 4 * int(lim["file_kb"]) // 1024)}
@@ -918,7 +958,7 @@ def _digest(att: _Attempt, runnable: list[Cell], plans: dict, assignment: str,
                 raise wire.WireError("data after the end")
             elif ev == "cell_start":
                 i = h.get("i")
-                if out["cell"] is not None or out["part"] is not None or \
+                if type(i) is not int or out["cell"] is not None or out["part"] is not None or \
                         i not in allowed_cells or i in seen_cells or out["phase"] != "cells":
                     raise wire.WireError("unexpected cell_start")
                 seen_cells.add(i)
@@ -930,9 +970,8 @@ def _digest(att: _Attempt, runnable: list[Cell], plans: dict, assignment: str,
                 refused = h.get("refused")
                 ended[i] = {"status": h["status"], "error": _str(h.get("error")),
                             "output": _str(h.get("output"), _OUT) or "",
-                            "seconds": float(h["seconds"]) if type(h.get("seconds")) in
-                            (int, float) else 0.0,
-                            "refused": [s[:200] for s in refused[:10] if type(s) is str]
+                            "seconds": _seconds(h.get("seconds", 0.0)),
+                            "refused": [_str(s, 200) for s in refused[:10] if type(s) is str]
                             if type(refused) is list else []}
                 out["cell"] = None
                 out["ended"] += 1
@@ -954,7 +993,8 @@ def _digest(att: _Attempt, runnable: list[Cell], plans: dict, assignment: str,
                 out["phase"] = "collect"
             elif ev == "part_start":
                 key = h.get("key")
-                if out["cell"] is not None or out["part"] is not None or key not in plans \
+                if type(key) is not str or out["cell"] is not None or out["part"] is not None \
+                        or key not in plans \
                         or key in out["fn"] or out["phase"] not in ("collect", "parts"):
                     raise wire.WireError("unexpected part_start")
                 out["phase"] = "parts"
@@ -976,8 +1016,10 @@ def _digest(att: _Attempt, runnable: list[Cell], plans: dict, assignment: str,
                 pass
             else:
                 raise wire.WireError(f"unknown message {str(ev)[:40]!r}")
-        except (wire.WireError, TypeError, ValueError, KeyError) as exc:
-            out["violation"] = f"the sandboxed process broke the result protocol ({exc})"
+        except (wire.WireError, TypeError, ValueError, KeyError, ArithmeticError,
+                RecursionError) as exc:                 # any bad field of a forged frame
+            out["violation"] = f"the sandboxed process broke the result protocol " \
+                               f"({_str(str(exc), 200)})"
             out["done"] = False
             break
     if att.protocol_error and not out["violation"]:
