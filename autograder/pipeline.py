@@ -2,7 +2,10 @@
 
 ``grade_class`` takes the submissions (:mod:`autograder.submissions`), skips
 those already in the :class:`~autograder.submissions.ResultStore` (unless
-``force``), grades the rest with a pool of worker processes — or on a
+``force``) *for the very submission now in the folder* — each result keeps
+the submission's nbgrader ``timestamp.txt`` and the notebook's digest
+(:mod:`autograder.submission_info`), so a resubmission is graded again, as is
+a result the grader itself failed to produce — grades the rest with a pool of worker processes — or on a
 dask.distributed cluster (``scheduler=ADDRESS`` or a ``Client``) — and, as
 each finishes, saves its result atomically and records it in nbgrader's
 gradebook. Only this (parent) process writes the store and the gradebook, so
@@ -80,6 +83,8 @@ class ClassRun:
     recorded: list[str] = field(default_factory=list)
     #: students whose stored result could not be read (regraded), with why
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    #: students graded again because their submission changed since their result
+    resubmitted: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -190,33 +195,47 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
     student)`` is called after each one.  A stored result that cannot be read
     is graded again (listed in ``ClassRun.unreadable``)."""
     from .gradebook import result_digest
+    from .submission_info import SubmissionInfo, read_info
     started = time.perf_counter()
     run = ClassRun()
     todo, catch_up = [], []
     store.remove_stale(assignment)
-    stored = [not force and store.has(assignment, sub.student) for sub in submissions]
-    if job is grade_job and scheduler is None and not all(stored):
+    # what each submission is (timestamp, digest, STUDENT_ID), read here, before
+    # grading: a file changed during the run is then graded again next time
+    infos = {sub.student: read_info(sub.student, sub.path) for sub in submissions}
+    stored_results: dict[str, AssignmentResult] = {}
+    for sub in submissions:
+        if force or not store.has(assignment, sub.student):
+            todo.append(sub)
+            continue
+        try:
+            old = store.load(assignment, sub.student)
+            digest = result_digest(old)
+        except (ValueError, TypeError, OSError) as exc:
+            run.unreadable.append((sub.student, f"{type(exc).__name__}: {exc}"[:300]))
+            todo.append(sub)
+            continue
+        stored_results[sub.student] = old
+        graded_from = SubmissionInfo.from_dict(old.details.get("submission"))
+        if old.details.get("status") == "grader_error":
+            todo.append(sub)                        # the grader failed last time: try again
+        elif not infos[sub.student].same_submission(graded_from):
+            if graded_from is not None:
+                run.resubmitted.append(sub.student)
+            todo.append(sub)                        # a resubmission (or no record of what was graded)
+        else:
+            run.skipped.append(sub.student)
+            catch_up.append((sub.student, digest))
+    if job is grade_job and scheduler is None and todo:
         # the sandbox's zygote (a second of imports) warms up from now on,
-        # while this process looks at the stored results and starts its pool;
-        # it imports what the released notebook and the assignment's questions
-        # use (not SymPy or a plotting library for an assignment without)
+        # while this process starts its pool; it imports what the released
+        # notebook and the assignment's questions use (not SymPy or a
+        # plotting library for an assignment without)
         from .questions import MODULES
         from .sandbox import runner
         imports = runner.notebook_imports(source_notebook) if source_notebook else None
         runner.start_shared_zygote(None if imports is None else imports + [
             f"autograder.questions.{m}" for m in MODULES.get(assignment, ())])
-    for sub, has_result in zip(submissions, stored):
-        if has_result:
-            try:
-                digest = result_digest(store.load(assignment, sub.student))
-            except (ValueError, TypeError, OSError) as exc:
-                run.unreadable.append((sub.student, f"{type(exc).__name__}: {exc}"[:300]))
-                todo.append(sub)
-                continue
-            run.skipped.append(sub.student)
-            catch_up.append((sub.student, digest))
-        else:
-            todo.append(sub)
     writer = _GradebookWriter(gradebook_url, course, run, store, assignment, catch_up)
     total = len(todo)
     args = [(str(course_path), assignment, str(s.path), s.student,
@@ -229,6 +248,7 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
         else:
             result = failed_result(course, assignment, sub.student, error)
             run.failed.append(sub.student)
+        result.details = {**result.details, "submission": infos[sub.student].as_dict()}
         store.save(result)
         writer.put(result)
         if progress:
