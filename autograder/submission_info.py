@@ -90,18 +90,21 @@ def parse_timestamp(text: str | _dt.datetime) -> _dt.datetime:
         value = text
     elif isinstance(text, str):
         import dateutil.parser
-        from nbgrader.utils import parse_utc
-        value = None
+        import dateutil.tz
         try:
-            value = parse_utc(text.strip())
-        except (ValueError, OverflowError, TypeError):
-            try:
+            # nbgrader.utils.parse_utc's rule (without importing nbgrader: seconds)
+            parts = text.strip().split(" ")
+            if len(parts) == 3 and dateutil.tz.gettz(parts[2]) is not None \
+                    and not parts[2].lstrip("+-").isdigit():
+                value = dateutil.parser.parse(" ".join(parts[:2])).replace(
+                    tzinfo=dateutil.tz.gettz(parts[2]))
+            else:
                 value = dateutil.parser.parse(text.strip())
-            except (ValueError, OverflowError) as exc:
-                from .i18n import msg
-                raise ValueError(msg(f"无法读取提交时间 {text!r}：{exc}",
-                                     f"timestamp {text!r} cannot be read: {exc}")
-                                 .render("zh+en")) from None
+        except (ValueError, OverflowError) as exc:
+            from .i18n import msg
+            raise ValueError(msg(f"无法读取提交时间 {text!r}：{exc}",
+                                 f"timestamp {text!r} cannot be read: {exc}")
+                             .render("zh+en")) from None
     else:
         raise ValueError(f"timestamp must be a datetime or a string, got {type(text).__name__}")
     if value.tzinfo is not None:
