@@ -138,6 +138,7 @@ _DRIVER_HINTS = {
     "psycopg": "pip install 'nn-backprop-grader[postgres]'  (or: pip install 'psycopg[binary]')",
     "psycopg2": "pip install psycopg2-binary  (or use a postgresql+psycopg:// URL with "
                 "pip install 'nn-backprop-grader[postgres]')",
+    "pg8000": "pip install pg8000",
     "MySQLdb": "pip install mysqlclient",
     "pymysql": "pip install pymysql",
 }
