@@ -247,8 +247,10 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
     folder is not this one).  Grader failures (not the student's) are stored
     and recorded at the end; when *every* submission of the run failed, the
     run raises :class:`RunFailed` instead and stores nothing."""
+    from .config import check_questions
     from .gradebook import result_digest
     from .submission_info import SubmissionInfo, read_info
+    check_questions(course, [assignment])      # a renamed part would give everyone 0
     started = time.perf_counter()
     run = ClassRun()
     todo, catch_up = [], []

@@ -261,3 +261,56 @@ def test_every_submission_failing_is_a_failed_run(tmp_path):
     with pytest.raises(RunFailed, match="cannot read the notebook"):
         grade_class(course, course_dir / "course.yaml", AID, subs, store, workers=1, job=blind)
     assert store.all(AID) == []
+
+
+def test_course_yaml_that_does_not_match_the_questions(tmp_path):
+    """A renamed part or an extra question is an error naming the key and
+    its line, for validate and grade alike, before anything is graded."""
+    for change, key in ((lambda a3: a3["questions"]["q1"]["parts"].update(
+                            {"hh": a3["questions"]["q1"]["parts"].pop("h")}),
+                         "assignments.A3.questions.q1.parts.hh"),
+                        (lambda a3: a3["questions"].update({"q3": 2}),
+                         "assignments.A3.questions.q3")):
+        data = _course_data()
+        change(data["assignments"][AID])
+        course = tmp_path / key.rsplit(".", 1)[-1]
+        course.mkdir()
+        (course / "course.yaml").write_text(yaml.safe_dump(data, sort_keys=False),
+                                            encoding="utf-8")
+        submit(course, "ann", "solution", None)
+        lines = (course / "course.yaml").read_text(encoding="utf-8").splitlines()
+        bad = key.rsplit(".", 1)[-1]
+        start = lines.index(f"  {AID}:")
+        line = next(i for i, text in enumerate(lines, 1)
+                    if i > start and text.strip().startswith(f"{bad}:"))
+        for verb in (["validate", AID, "--course", course / "course.yaml"],
+                     ["grade", course, "-a", AID, "--workers", 1]):
+            r = nngrade(*verb)
+            assert r.returncode == 1, (verb, r.stdout, r.stderr)
+            assert f"course.yaml:{line}: {key}" in r.stderr, r.stderr
+        assert not (course / "nngrade").exists()
+
+
+def test_export_into_a_closed_pipe_writes_every_file(term):
+    course, _ = term
+    out = course / "gs_pipe"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run(f"{sys.executable} -m autograder.cli export {course} -a {AID} "
+                       f"-f gradescope --out {out} | head -1", shell=True, capture_output=True,
+                       text=True, timeout=HANG_S, env=env)
+    assert "Broken pipe" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout.count("\n") == 1
+    assert len(list(out.rglob("results.json"))) == len(stored(course))
+
+
+def test_unwritable_results_under_the_default_pool_exits(term, tmp_path):
+    """The results cannot be written (their folder is a file): the default
+    pool ends the run at once with status 1 and the reason."""
+    course, _ = term
+    other = tmp_path / "ro"
+    shutil.copytree(course / "submitted", other / "submitted")
+    shutil.copy(course / "course.yaml", other / "course.yaml")
+    (other / "nngrade").write_text("not a folder")
+    r = nngrade("grade", other, "-a", AID, "--no-gradebook")
+    assert r.returncode == 1 and "cannot write" in r.stderr and "Traceback" not in r.stderr
+    assert "[Errno" not in r.stderr
