@@ -4,7 +4,8 @@
 
     nngrade release   [ASSIGNMENT…]            student notebooks from solutions/ (nbgrader)
     nngrade validate  [ASSIGNMENT…]            every reference solution earns full marks
-    nngrade grade     ROOT -a A3               grade a class (sandboxed, parallel, resumable)
+    nngrade grade     ROOT -a A3               grade a class (sandboxed, parallel, resumable;
+                                               --student S, --question q2 regrade selectively)
     nngrade feedback  ROOT -a A3               one HTML page per student
     nngrade export    ROOT [-a A3] -f csv      nbgrader's CSV, or Gradescope results.json
     nngrade stats     ROOT -a A3               per-question means, mistakes, histogram (+ PNG)
@@ -15,7 +16,12 @@ a folder of ``<student>.ipynb`` files. Results are kept in
 ``ROOT/nngrade/results`` (one JSON per student, written atomically), the
 gradebook at ``course.yaml``'s ``gradebook_url`` (relative SQLite paths are
 taken inside ROOT) or ``--gradebook URL``. Messages follow ``course.yaml``'s
-language.
+language.  ``course.yaml`` is ``--course``, else the nearest one in ROOT or
+its parents, else in the current folder or its parents.
+
+Exit status: 0 done; 1 an error stopped the run (named: course.yaml,
+gradebook, folder, a run that could grade nothing); 2 bad usage; 3
+``grade`` finished but the grader failed on some submissions (see README).
 """
 from __future__ import annotations
 
