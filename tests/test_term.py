@@ -314,3 +314,32 @@ def test_unwritable_results_under_the_default_pool_exits(term, tmp_path):
     r = nngrade("grade", other, "-a", AID, "--no-gradebook")
     assert r.returncode == 1 and "cannot write" in r.stderr and "Traceback" not in r.stderr
     assert "[Errno" not in r.stderr
+
+
+def test_a_grader_failure_is_kept_listed_and_retried(tmp_path):
+    """One submission the grader fails on (not the student's fault): the
+    others are graded, the failure is listed and stored as such, and the
+    next run tries it again instead of keeping its zeros."""
+    from autograder.config import load_course
+    from autograder.pipeline import grade_class, grade_job
+    from autograder.submissions import ResultStore, discover
+    course_dir = tmp_path / "c"
+    course_dir.mkdir()
+    shutil.copy(ROOT / "course.yaml", course_dir / "course.yaml")
+    submit(course_dir, "ann", "solution", None)
+    submit(course_dir, "ben", "solution", None)
+    course = load_course(course_dir / "course.yaml")
+    subs, _ = discover(course_dir, AID, NAME)
+
+    def flaky(*args):
+        if args[3] == "ben":
+            raise MemoryError("worker lost")
+        return grade_job(*args)
+    store = ResultStore(course_dir / "results")
+    run = grade_class(course, course_dir / "course.yaml", AID, subs, store, workers=1, job=flaky)
+    assert run.graded == ["ann"] and run.failed == ["ben"]
+    assert store.load(AID, "ann").score == full_marks()
+    assert store.load(AID, "ben").details["status"] == "grader_error"
+    run = grade_class(course, course_dir / "course.yaml", AID, subs, store, workers=1)
+    assert run.graded == ["ben"] and run.skipped == ["ann"]
+    assert store.load(AID, "ben").score == full_marks()
