@@ -320,7 +320,12 @@ def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, for
     if quiet:
         return run
     wanted = {s.student for s in subs}
-    results = [r for r in store.all(aid) if r.student in wanted]
+    try:
+        results = [r for r in store.all(aid) if r.student in wanted]
+    except (ValueError, OSError) as exc:
+        _fail(_say(course, f"评分已完成，但无法读取已存的结果来生成报告：{exc}",
+                   f"grading finished, but the stored results could not be read for the "
+                   f"report: {exc}"))
     rows = attention(course, results, resubmitted=run.resubmitted, errors=run.errors)
     lost = {kind: len({s for s, k, _ in rows if k == kind}) for kind in ("timeout", "crash", "unreadable")}
     click.echo(_say(course,
