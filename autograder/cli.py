@@ -4,7 +4,8 @@
 
     nngrade release   [ASSIGNMENT…]            student notebooks from solutions/ (nbgrader)
     nngrade validate  [ASSIGNMENT…]            every reference solution earns full marks
-    nngrade grade     ROOT -a A3               grade a class (sandboxed, parallel, resumable)
+    nngrade grade     ROOT -a A3               grade a class (sandboxed, parallel, resumable;
+                                               --student S, --question q2 regrade selectively)
     nngrade feedback  ROOT -a A3               one HTML page per student
     nngrade export    ROOT [-a A3] -f csv      nbgrader's CSV, or Gradescope results.json
     nngrade stats     ROOT -a A3               per-question means, mistakes, histogram (+ PNG)
@@ -21,7 +22,12 @@ a folder of ``<student>.ipynb`` files. Results are kept in
 ``ROOT/nngrade/results`` (one JSON per student, written atomically), the
 gradebook at ``course.yaml``'s ``gradebook_url`` (relative SQLite paths are
 taken inside ROOT) or ``--gradebook URL``. Messages follow ``course.yaml``'s
-language.
+language.  ``course.yaml`` is ``--course``, else the nearest one in ROOT or
+its parents, else in the current folder or its parents.
+
+Exit status: 0 done; 1 an error stopped the run (named: course.yaml,
+gradebook, folder, a run that could grade nothing); 2 bad usage; 3
+``grade`` finished but the grader failed on some submissions (see README).
 """
 from __future__ import annotations
 
@@ -52,28 +58,70 @@ def _fail(text: str) -> None:
     raise click.ClickException(text)
 
 
-def _load(course_opt: str | None):
+def _load(course_opt: str | None, root: Path | None = None):
+    """The course: ``--course``, else the nearest ``course.yaml`` in ROOT or
+    a parent of it (the course directory being graded), else in the
+    current folder or a parent."""
     from .config import ConfigError, load_course
     try:
         if course_opt:
             return load_course(course_opt), Path(course_opt).resolve()
-        here = Path.cwd().resolve()
-        for folder in (here, *here.parents):
-            if (folder / "course.yaml").is_file():
-                return load_course(folder / "course.yaml"), folder / "course.yaml"
+        starts = [Path(root).resolve()] if root is not None else []
+        for here in (*starts, Path.cwd().resolve()):
+            for folder in (here, *here.parents):
+                if (folder / "course.yaml").is_file():
+                    return load_course(folder / "course.yaml"), folder / "course.yaml"
     except ConfigError as exc:
         _fail(str(exc))
     except OSError as exc:
-        _fail(f"{course_opt}: {exc.strerror or exc}")
+        _fail(_os_error(None, exc, course_opt))
     _fail(msg("找不到 course.yaml；请用 --course 指定。",
               "course.yaml not found here or in a parent folder; give it with --course.").render("zh+en"))
 
 
 def _assignment(course, aid: str) -> str:
+    """``aid``, checked: in ``course.yaml``, whose questions and parts match
+    the question definitions (:func:`autograder.config.check_questions`)."""
+    from .config import ConfigError, check_questions
     if aid not in course.assignments:
         _fail(_say(course, f"course.yaml 中没有作业 {aid}（有：{', '.join(course.assignments)}）。",
                    f"no assignment {aid} in course.yaml (there are: {', '.join(course.assignments)})."))
+    try:
+        check_questions(course, [aid])
+    except ConfigError as exc:
+        _fail(str(exc))
     return aid
+
+
+#: strerror in Chinese for the errors a course folder gives
+_ERRNO_ZH = {1: "不允许的操作", 2: "文件或目录不存在", 13: "权限不够", 17: "文件已存在",
+             20: "不是目录", 21: "是一个目录", 28: "磁盘空间不足", 30: "只读文件系统",
+             122: "超出磁盘配额"}
+
+
+def _os_error(course, exc: OSError, what=None) -> str:
+    """An ``OSError`` as a bilingual message without Python's ``[Errno N]``
+    (the system's reason in Chinese too, for the common ones)."""
+    import re
+    en = re.sub(r"\[Errno \d+\] ", "", str(exc))
+    if exc.filename is not None and str(exc.filename) not in en:
+        en = f"{exc.filename}: {en}"
+    elif what and str(what) not in en:
+        en = f"{what}: {en}"
+    reason = _ERRNO_ZH.get(exc.errno)
+    if reason is None:
+        for code, text in ((13, "Permission denied"), (30, "Read-only file system"),
+                           (1, "Operation not permitted"), (2, "No such file or directory"),
+                           (28, "No space left on device")):
+            if text in en:
+                reason, exc_text = _ERRNO_ZH[code], text
+                break
+    else:
+        exc_text = exc.strerror or ""
+    if reason is None or not exc_text or exc_text not in en:
+        return en
+    zh = "文件操作失败：" + en.replace(exc_text, reason)
+    return _say(course, zh, en)
 
 
 def _gradebook_url(course, root: Path, override: str | None) -> str:
@@ -139,7 +187,7 @@ def validate(assignments, course_opt, solutions, students):
     from .sandbox import grade_notebook
     course, path = _load(course_opt)
     sol = Path(solutions or path.parent / "solutions")
-    aids = [_assignment(course, a) for a in assignments] or list(course.assignments)
+    aids = [_assignment(course, a) for a in assignments or course.assignments]
     bad = 0
     for aid in aids:
         nb = sol / course.assignment(aid).notebook
@@ -164,68 +212,145 @@ def validate(assignments, course_opt, solutions, students):
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-a", "--assignment", required=True, help="assignment id, e.g. A3")
 @click.option("--course", "course_opt", help=COURSE_HELP)
-@click.option("--workers", type=int, default=None, help="worker processes [one per core]")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="worker processes, at least 1 [one per core]")
 @click.option("--force", is_flag=True, help="regrade submissions already graded")
+@click.option("--student", "students", multiple=True,
+              help="grade only this student (again, even if graded); repeatable")
+@click.option("--question", "questions", multiple=True,
+              help="regrade only this question (q2 or A3.q2) in the stored results; repeatable")
 @click.option("--scheduler", help="dask.distributed scheduler address (grade on a cluster)")
 @click.option("--gradebook", "gradebook_opt", help="SQLAlchemy URL [course.yaml gradebook_url]")
 @click.option("--no-gradebook", is_flag=True, help="keep results as JSON only")
 @click.option("--source", type=click.Path(exists=True, dir_okay=False),
               help="released notebook whose locked cells are restored [exercises/ beside course.yaml]")
-def grade(root, assignment, course_opt, workers, force, scheduler, gradebook_opt, no_gradebook, source):
-    """Grade every submission of ASSIGNMENT under ROOT."""
-    course, path = _load(course_opt)
-    _grade(course, path, root, _assignment(course, assignment), workers=workers, force=force,
-           scheduler=scheduler, gradebook_url=None if no_gradebook else _gradebook_url(course, root, gradebook_opt),
-           source=source)
+def grade(root, assignment, course_opt, workers, force, students, questions, scheduler,
+          gradebook_opt, no_gradebook, source):
+    """Grade every submission of ASSIGNMENT under ROOT.
+
+    \b
+    A submission is graded again when it changed since its result (a newer
+    timestamp.txt or new content).  Ends with what needs your eye and the
+    class table.  Exit status: 0 graded; 1 an error stopped the run (nothing
+    is half-recorded); 2 bad usage; 3 finished, but the grader itself failed
+    on some submissions (listed; a re-run retries them).
+    """
+    course, path = _load(course_opt, root)
+    aid = _assignment(course, assignment)
+    qids = [_question(course, aid, q) for q in questions]
+    run = _grade(course, path, root, aid, workers=workers, force=force or bool(questions),
+                 scheduler=scheduler, students=students, questions=qids,
+                 gradebook_url=None if no_gradebook else _gradebook_url(course, root, gradebook_opt),
+                 source=source)
+    if run.failed:
+        raise SystemExit(EXIT_GRADER_FAILED)
+
+
+#: exit status of a run that finished but could not grade some submissions
+EXIT_GRADER_FAILED = 3
+
+
+def _question(course, aid: str, qid: str) -> str:
+    full = qid if "." in qid else f"{aid}.{qid}"
+    if full not in course.question_ids(aid):
+        _fail(_say(course, f"{aid} 没有题目 {qid}（有：{', '.join(course.question_ids(aid))}）。",
+                   f"{aid} has no question {qid} (it has: {', '.join(course.question_ids(aid))})."))
+    return full
 
 
 def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, force=False,
-           scheduler=None, gradebook_url=None, source=None, quiet=False):
+           scheduler=None, gradebook_url=None, source=None, quiet=False, students=(),
+           questions=()):
     from tqdm import tqdm
 
-    from .pipeline import grade_class
+    from .pipeline import RunFailed, grade_class
+    from .reports.closing import attention, attention_table, class_table
     from .submissions import discover
     name = course.assignment(aid).notebook
     try:
         subs, problems = discover(root, aid, name)
     except FileNotFoundError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error(course, exc))
     for p in problems:
         click.echo(_say(course, f"注意：{p.path}：{p.reason}", f"note: {p.path}: {p.reason}"), err=True)
+    if students:
+        unknown = sorted(set(students) - {s.student for s in subs})
+        if unknown:
+            _fail(_say(course, f"{root} 中没有这些学生的 {aid} 提交：{', '.join(unknown)}。",
+                       f"no submission of {aid} under {root} from: {', '.join(unknown)}."))
+        subs = [s for s in subs if s.student in set(students)]
+        force = True                    # named students are graded again
     if not subs:
         _fail(_say(course, f"{root} 中没有 {aid} 的提交。", f"no submissions of {aid} under {root}."))
     source = source or (course_path.parent / "exercises" / name)
     tqdm.monitor_interval = 0        # no monitor thread: the grading pool forks from here
     bar = tqdm(total=len(subs), desc=f"{aid}", unit="nb", disable=quiet, file=sys.stderr)
+    doing = _short(course, "评分中", "grading")
 
     def progress(done, total, student):
         bar.total = total
         bar.update(1)
-        bar.set_postfix_str(student)
+
+    def running(students_now):
+        # what is being graded now (not the last one finished: a long run
+        # must not look finished)
+        shown = ", ".join(students_now[:3]) + (" …" if len(students_now) > 3 else "")
+        bar.set_postfix_str(f"{doing} {len(students_now)}: {shown}" if students_now else "")
+    store = _store(root)
     try:
-        run = grade_class(course, course_path, aid, subs, _store(root), gradebook_url=gradebook_url,
+        run = grade_class(course, course_path, aid, subs, store, gradebook_url=gradebook_url,
                           source_notebook=source if Path(source).is_file() else None,
-                          workers=workers, force=force, scheduler=scheduler, progress=progress)
+                          workers=workers, force=force, scheduler=scheduler, progress=progress,
+                          running=running, questions=list(questions) or None)
+    except RunFailed as exc:
+        bar.close()
+        _fail(_say(course, f"评分失败，没有记录任何成绩：{exc}", f"grading failed, no grade was "
+                                                              f"recorded: {exc}"))
     except OSError as exc:
-        _fail(str(exc))
+        bar.close()
+        _fail(_os_error(course, exc))
     except Exception as exc:
+        bar.close()
         # (not imported up front: SQLAlchemy's import would delay the start)
         gradebook = sys.modules.get("autograder.gradebook")
         if gradebook is not None and isinstance(exc, gradebook.GradebookError):
             _fail(str(exc))
         raise
-    finally:
-        bar.close()
+    bar.close()
     for student, why in run.unreadable:
         click.echo(_say(course, f"注意：{student} 已存的结果无法读取（{why}），已重新评分。",
                         f"note: the stored result of {student} could not be read ({why}); "
                         f"graded again."), err=True)
-    if not quiet:
-        click.echo(_say(course,
-                        f"已评分 {len(run.graded)} 份，跳过（已评过）{len(run.skipped)} 份，评分程序出错 {len(run.failed)} 份；"
-                        f"用时 {run.seconds:.1f} 秒。",
-                        f"graded {len(run.graded)}, skipped {len(run.skipped)} (already graded), "
-                        f"grader errors {len(run.failed)}; {run.seconds:.1f} s."))
+    if quiet:
+        return run
+    wanted = {s.student for s in subs}
+    try:
+        results = [r for r in store.all(aid) if r.student in wanted]
+    except (ValueError, OSError) as exc:
+        _fail(_say(course, f"评分已完成，但无法读取已存的结果来生成报告：{exc}",
+                   f"grading finished, but the stored results could not be read for the "
+                   f"report: {exc}"))
+    rows = attention(course, results, resubmitted=run.resubmitted, errors=run.errors)
+    lost = {kind: len({s for s, k, _ in rows if k == kind}) for kind in ("timeout", "crash", "unreadable")}
+    click.echo(_say(course,
+                    f"已评分 {len(run.graded)} 份，跳过（已评过）{len(run.skipped)} 份，"
+                    f"评分程序出错 {len(run.failed)} 份；重新提交 {len(run.resubmitted)} 份，"
+                    f"超时 {lost['timeout']} 份，崩溃/出错 {lost['crash']} 份，"
+                    f"无法读取 {lost['unreadable']} 份；用时 {run.seconds:.1f} 秒。",
+                    f"graded {len(run.graded)}, skipped {len(run.skipped)} (already graded), "
+                    f"grader errors {len(run.failed)}; resubmitted {len(run.resubmitted)}, "
+                    f"with timeouts {lost['timeout']}, with crashes {lost['crash']}, "
+                    f"unreadable {lost['unreadable']}; {run.seconds:.1f} s."))
+    table = attention_table(course, rows)
+    if table:
+        click.echo(table)
+    click.echo(class_table(course, results))
+    if run.failed:
+        click.echo(_say(course, f"评分程序未能评分 {len(run.failed)} 份提交（见上）；再次运行会重试。",
+                        f"the grader could not grade {len(run.failed)} submission(s) (see above); "
+                        f"running again retries them."), err=True)
     return run
 
 
@@ -238,7 +363,7 @@ def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, for
 def feedback(root, assignment, course_opt, out, language):
     """Write one self-contained HTML feedback page per student."""
     from .reports.feedback import ReportError, write_feedback
-    course, _ = _load(course_opt)
+    course, _ = _load(course_opt, root)
     aid = _assignment(course, assignment) if assignment else None
     try:
         for r in _results(course, root, aid):
@@ -258,20 +383,38 @@ def export(root, assignment, fmt, course_opt, out):
     """Export grades: nbgrader's CSV columns, or Gradescope results.json files."""
     from .reports.export import write_csv, write_gradescope
     from .reports.feedback import ReportError
-    course, _ = _load(course_opt)
+    course, _ = _load(course_opt, root)
     aid = _assignment(course, assignment) if assignment else None
     results = _results(course, root, aid)
+    written = []
     try:
         if fmt == "csv":
-            click.echo(write_csv(results, out or root / "grades.csv", course))
+            written.append(write_csv(results, out or root / "grades.csv", course))
         else:
             base = out or root / "gradescope"
             for r in results:
                 target = base / r.student / r.assignment / "results.json"
                 target.parent.mkdir(parents=True, exist_ok=True)
-                click.echo(write_gradescope(r, target, course))
-    except (ReportError, OSError) as exc:
+                written.append(write_gradescope(r, target, course))
+    except ReportError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error(course, exc))
+    _echo_lines(written)          # every file is written before anything is printed
+
+
+def _echo_lines(lines) -> None:
+    """Print ``lines``; a reader that goes away (``nngrade export | head -1``)
+    ends the printing quietly, not with a "Broken pipe" traceback."""
+    try:
+        for line in lines:
+            click.echo(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # nothing more can be shown; stop Python's flush at exit from failing too
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 @main.command()
@@ -283,7 +426,7 @@ def stats(root, assignment, course_opt, plots):
     """Per-question mean scores, the share of each named mistake, a histogram."""
     from .reports.feedback import ReportError
     from .reports.stats import stats_plots, stats_table
-    course, _ = _load(course_opt)
+    course, _ = _load(course_opt, root)
     aid = _assignment(course, assignment) if assignment else None
     results = _results(course, root, aid)
     click.echo(stats_table(results, course.language))
@@ -387,7 +530,6 @@ def demo(course_opt, workdir, workers):
         gradebook_url = f"sqlite:///{root / 'gradebook.db'}"
         _grade(course, path, root, aid, workers=workers, force=True, gradebook_url=gradebook_url)
         results = _store(root).all(aid)
-        click.echo(_class_table(course, results))
         for r in results:
             write_feedback(r, root / "feedback", course)
         plots = stats_plots(results, root / "stats", course.language)
@@ -415,26 +557,6 @@ def _demo_course(path: Path, root: Path) -> Path:
         if not link.exists():
             link.symlink_to(path.parent / folder, target_is_directory=True)
     return target
-
-
-def _class_table(course, results) -> str:
-    """Student, total, and what happened: lost cells (timeout, crash),
-    rejected answers, named mistakes, carried-forward credit."""
-    lines = [_say(course, "学生          得分          说明", "student       score         notes")]
-    for r in sorted(results, key=lambda r: r.student):
-        sandbox = r.details.get("sandbox") if isinstance(r.details.get("sandbox"), dict) else {}
-        notes = [f"{qid}: {e.get('status')} ({e.get('reason', '')[:60]})"
-                 for qid, entries in (sandbox.get("lost") or {}).items() for e in entries[:1]]
-        if sandbox.get("status") == "malformed" or r.details.get("status") == "grader_error":
-            notes.append(str(sandbox.get("reason") or r.details.get("error", ""))[:60])
-        invalid = sum(q.status == "invalid" for q in r.questions)
-        if invalid:
-            notes.append(_short(course, f"{invalid} 个答案被拒收", f"{invalid} answers rejected"))
-        notes += sorted({q.diagnosis for q in r.questions if q.diagnosis})
-        if any(q.carried_forward for q in r.questions):
-            notes.append(_short(course, "误差传递给分", "carried forward"))
-        lines.append(f"{r.student:<13} {r.score:>5g} / {r.max_score:<6g} {'; '.join(notes)}")
-    return "\n".join(lines)
 
 
 def run() -> None:

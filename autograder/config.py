@@ -47,10 +47,17 @@ The file's sections (all but ``course_id`` and ``assignments`` optional):
     ``A1: {title: {zh, en}, notebook: A1_....ipynb, questions: {q1: ..., ...}}``;
     a question is its points (``q1: 3``) or a mapping with ``points`` and/or
     ``parts`` (each part its points, or a mapping with ``points`` and
-    overrides); with both, ``points`` must equal the parts' sum.
+    overrides); with both, ``points`` must equal the parts' sum.  Optional
+    per assignment: ``due`` (``'2025-03-10 23:59:00 +08:00'``; no offset =
+    UTC), ``late: {method: none|zero|per_day, per_day: 0.1}`` (nbgrader's
+    ``LateSubmissionPlugin`` methods, plus a fraction of the points per
+    started day late) and ``extensions: {student: days}``.  Which questions
+    and parts exist is checked against :mod:`autograder.questions` by
+    :func:`check_questions`.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import difflib
 import math
 import os
@@ -64,6 +71,7 @@ import yaml
 from .i18n import LANGUAGES, Message
 
 __all__ = ["ConfigError", "load_course", "parse_course", "find_course_file", "SCHEMA",
+           "check_questions",
            "Course", "AssignmentConfig", "QuestionConfig", "PartConfig", "Tolerance",
            "ShapePolicy", "ECFPolicy", "VariantSettings", "FormulaSettings",
            "OrderSettings", "SandboxLimits", "DEFAULT_GRADEBOOK_URL"]
@@ -220,7 +228,27 @@ _ASSIGNMENT = Struct({
                              pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*\.ipynb"), required=True),
     "questions": Field(MapOf(r"q[1-9][0-9]*", "a question id q1, q2, ...", _QUESTION,
                              min_items=1), required=True),
+    "due": Field(Scalar("str", "due date and time, e.g. '2025-03-10 23:59:00 +08:00' "
+                               "(without an offset: UTC)")),
+    "late": Field(Struct({
+        "method": Field(_enum("late penalty: 'none', 'zero' (nbgrader's methods: no "
+                              "penalty / the whole score), or 'per_day'",
+                              "none", "zero", "per_day"), default="none"),
+        "per_day": Field(_fraction("with 'per_day': fraction of the assignment's points "
+                                   "lost per day late (each started day counts)")),
+    }, check=lambda v, ctx, path: _check_late(v, ctx, path))),
+    "extensions": Field(MapOf(r"[A-Za-z0-9_@\-][A-Za-z0-9_.@\-]{0,99}", "a student id",
+                              _number("extra days for this student (0.5 = 12 hours)",
+                                      min=0.0))),
 })
+
+
+def _check_late(value: dict, ctx: "_Context", path: str) -> None:
+    if value["method"] == "per_day" and value["per_day"] is None:
+        ctx.error(f"{path}.per_day", "is required with method 'per_day'")
+    if value["method"] != "per_day" and ctx.given(f"{path}.per_day"):
+        ctx.error(f"{path}.per_day", f"only applies to method 'per_day' "
+                                     f"(method is {value['method']!r})")
 
 SCHEMA = Struct({
     "course_id": Field(Scalar("str", "the course's id", pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*"),
@@ -334,7 +362,8 @@ def _scalar(node: yaml.Node, spec: Scalar, ctx: _Context, path: str) -> Any:
     if spec.kind == "str":
         if type(value) is not str:
             # a plain scalar such as 2 or 1.5 where text is wanted: keep its text
-            if not node.style and type(value) in (int, float):
+            if not node.style and (type(value) in (int, float)
+                                   or isinstance(value, (_dt.date, _dt.datetime))):
                 value = node.value
             else:
                 ctx.error(path, bad, _line(node))
@@ -554,10 +583,24 @@ class QuestionConfig:
 
 @dataclass(frozen=True)
 class AssignmentConfig:
+    """``due``: naive UTC (``None``: no due date); ``late_method``: ``none``,
+    ``zero`` or ``per_day`` (``late_per_day``: the fraction of the points lost
+    per started day); ``extensions``: ``{student: extra days}``."""
+
     id: str
     title: Message
     notebook: str
     questions: dict[str, QuestionConfig]
+    due: _dt.datetime | None = None
+    late_method: str = "none"
+    late_per_day: float = 0.0
+    extensions: dict = field(default_factory=dict)
+
+    def due_for(self, student: str) -> _dt.datetime | None:
+        """The due date of ``student`` (with their extension), naive UTC."""
+        if self.due is None:
+            return None
+        return self.due + _dt.timedelta(days=float(self.extensions.get(student, 0.0)))
 
     @property
     def points(self) -> float:
@@ -580,6 +623,8 @@ class Course:
     assignments: dict[str, AssignmentConfig]
     source: str | None = field(default=None, compare=False)
     checks: str = "local"          # or the check service's URL (autograder.service)
+    #: key path -> line in the file (for errors found after loading)
+    lines: dict = field(default_factory=dict, compare=False, repr=False)
 
     # -- look-ups by id -------------------------------------------------
     def assignment(self, assignment_id: str) -> AssignmentConfig:
@@ -667,9 +712,25 @@ def _build(data: dict, ctx: _Context) -> Course:
             questions[qid] = QuestionConfig(id=qid, full_id=f"{aid}.{qid}", points=points,
                                             parts=parts, tolerance=q_tol,
                                             shape_policy=q_shape)
+        due = None
+        if a["due"] is not None:
+            from .submission_info import parse_timestamp
+            try:
+                due = parse_timestamp(a["due"])
+            except ValueError:
+                ctx.error(f"assignments.{aid}.due", f"{a['due']!r} is not a date and time "
+                                                    f"(write e.g. '2025-03-10 23:59:00 +08:00')")
+        late = a["late"]
         assignments[aid] = AssignmentConfig(id=aid, title=Message(a["title"]["zh"],
                                                                   a["title"]["en"]),
-                                            notebook=a["notebook"], questions=questions)
+                                            notebook=a["notebook"], questions=questions,
+                                            due=due, late_method=late["method"],
+                                            late_per_day=late["per_day"] or 0.0,
+                                            extensions=dict(a["extensions"] or {}))
+        if (late["method"] != "none" or a["extensions"]) and due is None:
+            ctx.error(f"assignments.{aid}.late" if ctx.given(f"assignments.{aid}.late")
+                      else f"assignments.{aid}.extensions",
+                      "needs a due date: add 'due:' to this assignment")
     notebooks: dict[str, str] = {}
     for aid, a in assignments.items():
         if a.notebook in notebooks:
@@ -685,7 +746,8 @@ def _build(data: dict, ctx: _Context) -> Course:
         order=OrderSettings(**data["order"]),
         sandbox=SandboxLimits(**data["sandbox"]),
         gradebook_url=data["gradebook_url"],
-        assignments=assignments, source=ctx.file, checks=data["checks"])
+        assignments=assignments, source=ctx.file, checks=data["checks"],
+        lines=dict(ctx.lines))
 
 
 # ==========================================================================
@@ -753,3 +815,60 @@ def find_course_file(start: str | os.PathLike | None = None,
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(f"no {name} in {here} or any parent folder")
+
+
+def check_questions(course: Course, assignments=None) -> None:
+    """Check ``course.yaml`` against the question definitions
+    (:mod:`autograder.questions`) for ``assignments`` (default: all): every
+    question it lists must be defined and every defined question listed;
+    a question's ``parts``, when given, must be exactly the defined parts.
+    A mismatch raises :class:`ConfigError` naming the key and its line
+    (a renamed part would otherwise give every student 0 for it, and a
+    question the grader does not know would still count in the maximum).
+
+    Not done by :func:`load_course` itself: it imports the assignments'
+    question modules (SymPy for some), which a notebook's ``setup()`` does
+    not need; the command line runs it for the assignments it works on."""
+    from .questions import MODULES, questions_of
+    source = course.source or "course.yaml"
+
+    def fail(path: str, problem: str) -> None:
+        probe = path
+        while probe and probe not in course.lines:
+            probe = probe.rpartition(".")[0]
+        raise ConfigError(source, course.lines.get(probe), path, problem)
+
+    for aid in assignments if assignments is not None else course.assignments:
+        acfg = course.assignment(aid)
+        apath = f"assignments.{aid}"
+        if aid not in MODULES:
+            fail(apath, f"no questions are defined for {aid} (autograder/questions has "
+                        f"definitions for {', '.join(MODULES)})")
+        defined = {q.id.partition(".")[2]: q for q in questions_of(aid)}
+        for qid in acfg.questions:
+            if qid not in defined:
+                close = difflib.get_close_matches(qid, list(defined), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                fail(f"{apath}.questions.{qid}",
+                     f"{aid}.{qid} is not a defined question{hint}; {aid} defines "
+                     f"{', '.join(defined)}")
+        for qid, q in defined.items():
+            if qid not in acfg.questions:
+                fail(f"{apath}.questions", f"{aid}.{qid} is defined but missing here "
+                                           f"(give its points, e.g. '{qid}: 2')")
+            parts = acfg.questions[qid].parts
+            if not parts:
+                continue
+            names = [p.name for p in q.parts]
+            for part in parts:
+                if part not in names:
+                    close = difflib.get_close_matches(part, names, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    fail(f"{apath}.questions.{qid}.parts.{part}",
+                         f"{aid}.{qid} has no part {part!r}{hint}; its parts are "
+                         f"{', '.join(names)}")
+            for name in names:
+                if name not in parts:
+                    fail(f"{apath}.questions.{qid}.parts",
+                         f"part {name!r} of {aid}.{qid} is missing here (its parts are "
+                         f"{', '.join(names)})")

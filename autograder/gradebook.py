@@ -73,7 +73,7 @@ from .i18n import Message, msg
 from .protocol import grade_id
 from .results import AssignmentResult, round_score
 
-__all__ = ["GradebookError", "GradebookStore", "record", "load_scores", "graded",
+__all__ = ["GradebookError", "GradebookStore", "check_url", "record", "load_scores", "graded",
            "load_result", "load_results", "result_digest", "RESULT_TABLE", "notebook_name"]
 
 #: the extra table holding each submission's full result as JSON
@@ -117,11 +117,39 @@ def _parse_url(url: str | URL) -> URL:
         raise GradebookError(msg(f"无效的成绩簿地址 {url!r}：{exc}",
                                  f"invalid gradebook URL {url!r}: {exc}")) from None
     try:
-        parsed.get_dialect()
+        dialect = parsed.get_dialect()
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:
         raise GradebookError(msg(f"成绩簿地址 {url!r} 的数据库类型无法使用：{exc}",
                                  f"gradebook URL {url!r}: unsupported database ({exc})")) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or str(exc)
+        hint = _DRIVER_HINTS.get(missing.partition(".")[0], "")
+        raise GradebookError(msg(
+            f"成绩簿 {_shown(parsed)} 需要数据库驱动 {missing}，但它没有安装。{hint and '请运行：' + hint}",
+            f"gradebook {_shown(parsed)} needs the database driver {missing}, which is not "
+            f"installed.{hint and ' Install it with: ' + hint}")) from None
     return parsed
+
+
+#: how to install the driver a database needs (shown when it is missing)
+_DRIVER_HINTS = {
+    "psycopg": "pip install 'nn-backprop-grader[postgres]'  (or: pip install 'psycopg[binary]')",
+    "psycopg2": "pip install psycopg2-binary  (or use a postgresql+psycopg:// URL with "
+                "pip install 'nn-backprop-grader[postgres]')",
+    "pg8000": "pip install pg8000",
+    "MySQLdb": "pip install mysqlclient",
+    "pymysql": "pip install pymysql",
+}
+
+
+def check_url(url: str | URL, create: bool = True) -> None:
+    """Fail now, with a :class:`GradebookError`, on a gradebook URL that
+    cannot work: unparsable, an unknown database, its driver not installed,
+    or an SQLite file that cannot be created or written — before any
+    submission is graded.  Nothing is connected to or created."""
+    _check_sqlite_path(_parse_url(url), create)
 
 
 def _shown(url: URL) -> str:
@@ -402,29 +430,10 @@ class GradebookStore:
 # what one record() writes
 
 def _utc(ts: _dt.datetime | str) -> _dt.datetime:
-    """``ts`` as a naive UTC datetime (what nbgrader stores).  Strings may be
-    ISO-like with an offset (``2025-03-01 18:00:00 +0800``) or nbgrader's
-    ``timestamp.txt`` form with a zone name (``... America/Los_Angeles``);
-    a naive time is taken as UTC."""
-    if isinstance(ts, _dt.datetime):
-        value = ts
-    elif isinstance(ts, str):
-        import dateutil.parser
-        try:
-            value = dateutil.parser.parse(ts)
-        except (ValueError, OverflowError):
-            from nbgrader.utils import parse_utc
-            try:
-                value = parse_utc(ts)
-            except (ValueError, OverflowError, TypeError) as exc:
-                raise ValueError(msg(f"无法读取提交时间 {ts!r}：{exc}",
-                                     f"timestamp {ts!r} cannot be read: {exc}")
-                                 .render("zh+en")) from None
-    else:
-        raise ValueError(f"timestamp must be a datetime or a string, got {type(ts).__name__}")
-    if value.tzinfo is not None:
-        value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-    return value
+    """``ts`` as a naive UTC datetime (what nbgrader stores); see
+    :func:`autograder.submission_info.parse_timestamp`."""
+    from .submission_info import parse_timestamp
+    return parse_timestamp(ts)
 
 
 def _canonical_json(result: AssignmentResult) -> str:
@@ -465,9 +474,15 @@ def _plan(course, result: AssignmentResult) -> dict:
                              .render("zh+en"))
         cells[grade_id(q.full_id)] = (round_score(q.points), round_score(min(score, q.points)))
     payload = _canonical_json(result)
+    from .lateness import lateness
+    late = lateness(course, result)
+    extension = acfg.extensions.get(result.student)
     return {"assignment": result.assignment, "student": result.student,
             "notebook": Path(acfg.notebook).stem, "cells": cells, "json": payload,
-            "digest": _sha256(payload)}
+            "digest": _sha256(payload), "timestamp": late.timestamp, "duedate": acfg.due,
+            "extension": _dt.timedelta(days=extension) if extension else None,
+            # nbgrader's own: None when not late; what is taken off the raw score
+            "penalty": late.penalty if late.late else None}
 
 
 def _sha256(text: str) -> str:
@@ -506,6 +521,7 @@ def _write(session: Session, course, plan: dict, timestamp) -> bool:
             add(Course(id=course_id))
         assignment = add(Assignment(name=plan["assignment"], course_id=course_id))
         session.flush()
+    _set(assignment, "duedate", plan["duedate"], changed)
     notebook = session.execute(select(Notebook).where(
         Notebook.assignment_id == assignment.id,
         Notebook.name == plan["notebook"])).scalar_one_or_none()
@@ -533,8 +549,10 @@ def _write(session: Session, course, plan: dict, timestamp) -> bool:
         submission = add(SubmittedAssignment(assignment=assignment,
                                              student_id=plan["student"]))
         session.flush()
+    timestamp = timestamp if timestamp is not None else plan["timestamp"]
     if timestamp is not None:
         _set(submission, "timestamp", timestamp, changed)
+    _set(submission, "extension", plan["extension"], changed)
     ours = None
     for nb in session.execute(select(Notebook).where(
             Notebook.assignment_id == assignment.id)).scalars():
@@ -564,6 +582,7 @@ def _write(session: Session, course, plan: dict, timestamp) -> bool:
                 add(Comment(cell_id=cell.id, notebook=sub_nb))
         if nb.id == notebook.id:
             ours = graded_ids
+            _set(sub_nb, "late_submission_penalty", plan["penalty"], changed)
     session.flush()
 
     # the scores (as nbgrader's SaveAutoGrades: a manual score stays, flagged)

@@ -61,7 +61,12 @@ def csv_rows(results: Iterable[AssignmentResult], course=None, *,
     result does not know: ``students[id]`` → ``first_name``/``last_name``/
     ``email``; ``timestamps[(assignment, student)]``;
     ``penalties[(assignment, student)]`` (late penalty, default 0.0);
-    ``duedates[assignment]``."""
+    ``duedates[assignment]``.  With a ``course`` and none of the last three
+    given, they come from ``course.yaml``'s due dates, extensions and late
+    rules and each result's submission time (:mod:`autograder.lateness`)."""
+    results = list(results)
+    if course is not None and timestamps is None and penalties is None and duedates is None:
+        timestamps, penalties, duedates = _late_lookups(course, results)
     students, timestamps = students or {}, timestamps or {}
     penalties, duedates = penalties or {}, duedates or {}
     rows = []
@@ -95,6 +100,24 @@ def csv_rows(results: Iterable[AssignmentResult], course=None, *,
         })
     rows.sort(key=lambda row: (row["assignment"], row["student_id"]))
     return rows
+
+
+def _late_lookups(course, results) -> tuple[dict, dict, dict]:
+    """Timestamps, late penalties and due dates from ``course.yaml``'s
+    ``due``/``extensions``/``late`` and each result's submission time
+    (:func:`autograder.lateness.lateness`), written as nbgrader writes them."""
+    from ..lateness import lateness
+    timestamps, penalties, duedates = {}, {}, {}
+    for r in results:
+        late = lateness(course, r)
+        key = (r.assignment, r.student)
+        if late.timestamp is not None:
+            timestamps[key] = late.timestamp
+        penalties[key] = late.penalty
+        due = course.assignment(r.assignment).due
+        if due is not None:
+            duedates[r.assignment] = due
+    return timestamps, penalties, duedates
 
 
 def csv_text(results: Iterable[AssignmentResult], course=None, **lookups) -> str:
