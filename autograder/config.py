@@ -132,6 +132,14 @@ class MapOf(Spec):
     min_items: int = 0
 
 
+@dataclass
+class ListOf(Spec):
+    """A YAML list whose items all match ``item`` (no duplicates)."""
+
+    item: Spec
+    doc: str = ""
+
+
 _NUMBER_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 
@@ -217,6 +225,11 @@ _ASSIGNMENT = Struct({
                              pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*\.ipynb"), required=True),
     "questions": Field(MapOf(r"q[1-9][0-9]*", "a question id q1, q2, ...", _QUESTION,
                              min_items=1), required=True),
+    # what the notebook's given cells may import from nn_core while it is graded
+    # (autograder.sandbox.allowlist): nothing here may compute a graded part
+    "public": Field(ListOf(Scalar("str", "an nn_core module such as nn_core.data",
+                                  pattern=r"nn_core(\.[a-z_][a-z0-9_]*)+"),
+                           doc="a list of nn_core modules"), default=()),
 })
 
 SCHEMA = Struct({
@@ -434,6 +447,16 @@ def _validate(node: yaml.Node, spec: Spec, ctx: _Context, path: str) -> Any:
         if spec.check is not None:
             spec.check(value, ctx, path)
         return value
+    if isinstance(spec, ListOf):
+        if not isinstance(node, yaml.SequenceNode):
+            ctx.error(path, f"must be {spec.doc or 'a list'}, got {_describe(node)}", _line(node))
+        items: list = []
+        for k, item in enumerate(node.value):
+            value = _validate(item, spec.item, ctx, f"{path}[{k}]")
+            if value in items:
+                ctx.error(f"{path}[{k}]", f"{value!r} is listed twice", _line(item))
+            items.append(value)
+        return tuple(items)
     raise TypeError(f"unknown spec {spec!r}")  # pragma: no cover
 
 
@@ -552,6 +575,8 @@ class AssignmentConfig:
     title: Message
     notebook: str
     questions: dict[str, QuestionConfig]
+    #: nn_core modules the notebook may import while graded (course.yaml ``public:``)
+    public: tuple[str, ...] = ()
 
     @property
     def points(self) -> float:
@@ -662,7 +687,8 @@ def _build(data: dict, ctx: _Context) -> Course:
                                             shape_policy=q_shape)
         assignments[aid] = AssignmentConfig(id=aid, title=Message(a["title"]["zh"],
                                                                   a["title"]["en"]),
-                                            notebook=a["notebook"], questions=questions)
+                                            notebook=a["notebook"], questions=questions,
+                                            public=tuple(a["public"] or ()))
     notebooks: dict[str, str] = {}
     for aid, a in assignments.items():
         if a.notebook in notebooks:

@@ -34,7 +34,11 @@ the path in ``NNGRADE_COURSE``, else the first ``course.yaml`` in the
 working directory or one of its parents.
 
 ``NNGRADE_MODE=collect`` (set by the grader's sandbox, which judges the
-collected answers itself) turns ``check`` and ``grade`` into no-ops.
+collected answers itself) turns ``check`` and ``grade`` into no-ops; there
+``setup`` takes the variant's parameters from the grader
+(:func:`grading_context`) and holds no seed: the sandboxed process can
+import neither the judge nor the variant generators
+(:mod:`autograder.sandbox.allowlist`).
 """
 from __future__ import annotations
 
@@ -55,6 +59,8 @@ from .i18n import msg
 __all__ = ["setup", "check", "grade", "show_derivation", "find_course", "Session"]
 
 _SESSION: "Session | None" = None
+#: under the grader's sandbox: what the grader gave (see grading_context)
+_GRADING: "dict | None" = None
 
 
 def find_course(start: str | os.PathLike | None = None):
@@ -81,8 +87,8 @@ class Session:
     student: str | None
     course: object
     params: dict
-    seed: int                 # draws the hidden inputs of function parts (grading)
-    public_seed: int          # draws the inputs the public check uses
+    seed: int | None          # draws the hidden inputs of function parts (None when graded)
+    public_seed: int | None   # draws the inputs the public check uses
     mode: str                 # "interactive" | "collect"
 
     @property
@@ -96,6 +102,8 @@ class Session:
 def setup(assignment: str, student_id: str = "") -> Session:
     """Start the notebook of ``assignment`` for the student (see module docstring)."""
     global _SESSION
+    if os.environ.get("NNGRADE_MODE") == "collect":
+        return _collect_setup(assignment)
     from .judge import variant_of
     from .variants import variant_seed
     course = find_course()
@@ -110,6 +118,28 @@ def setup(assignment: str, student_id: str = "") -> Session:
     _SESSION = Session(assignment, student, course, params, seed, public, mode)
     if mode == "interactive":
         _announce(_SESSION, typed)
+    return _SESSION
+
+
+def grading_context(assignment: str, student: str, params: dict) -> None:
+    """Called by the grader's sandboxed child before the notebook runs: the
+    student's variant parameters, computed by the (trusted) grader."""
+    global _GRADING
+    _GRADING = {"assignment": assignment, "student": student, "params": params}
+
+
+def _collect_setup(assignment: str) -> Session:
+    """``setup`` under the grader: the parameters the grader handed over
+    (none for another assignment), no seed, nothing printed."""
+    global _SESSION
+    import copy
+    course = find_course()
+    course.assignment(assignment)                 # a clear error for an unknown id
+    given = _GRADING or {}
+    params = copy.deepcopy(given.get("params", {})) if given.get("assignment") == assignment \
+        else {}
+    _SESSION = Session(assignment, given.get("student") or None, course, params, None, None,
+                       "collect")
     return _SESSION
 
 
@@ -251,7 +281,13 @@ def show_derivation(name: str, **sizes) -> None:
     """Display the SymPy derivation ``name`` (see :mod:`nn_core.symbolic`)
     step by step, in the course language — the worked solutions use it.
     ``sizes`` pick another symbolic case, e.g.
-    ``show_derivation("conv_backward", H=5, K=3)``."""
+    ``show_derivation("conv_backward", H=5, K=3)``.  Under the grader
+    (collect mode) it only prints a line: the derivation is display-only and
+    the graded process holds no symbolic derivation."""
+    if os.environ.get("NNGRADE_MODE") == "collect":
+        print(msg("（评分时不显示推导）", "(the derivation is not shown in grading)").render(
+            _SESSION.language if _SESSION is not None else "zh+en"))
+        return
     from nn_core.symbolic import derive
     d = derive(name, **sizes)
     language = _SESSION.language if _SESSION is not None else "zh+en"
