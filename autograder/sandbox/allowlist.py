@@ -244,17 +244,20 @@ class Gate:
                 if not is_allowed(parent, self.allowed) and src is not None:
                     self.stubs[parent] = os.path.dirname(src)
         self.seen: set[tuple[str, str]] = set()
+        self.count = 0
         self.new: list[dict] = []
 
     def note(self, module: str, how: str) -> None:
         key = (module, how)
-        if key in self.seen or len(self.seen) >= self.MAX:
+        if key in self.seen or self.count >= self.MAX:
             return
         self.seen.add(key)
+        self.count += 1
         self.new.append({"module": module[:200], "how": how})
 
     def take(self) -> list[dict]:
-        new, self.new = self.new, []
+        """The attempts noted since the last call (once each per cell or part)."""
+        new, self.new, self.seen = self.new, [], set()
         return new
 
     def find_spec(self, name, path=None, target=None):
@@ -271,8 +274,11 @@ class Gate:
     def audit(self, event, args):
         if event == "import":
             name = args[0]
-            if type(name) is str and not is_allowed(name, self.allowed):
+            if type(name) is str and not is_allowed(name, self.allowed) and \
+                    name not in self.stubs:
                 self.note(name, "import")
+        elif event in ("gc.get_objects", "gc.get_referrers", "gc.get_referents"):
+            self.note(event, "gc")                 # a heap walk: there is nothing to find
         elif event == "open" and args:
             path = args[0]
             if type(path) is bytes:

@@ -1001,7 +1001,7 @@ def _digest(att: _Attempt, runnable: list[Cell], plans: dict, assignment: str,
             elif ev == "note":
                 pass
             elif ev == "attempt":                # where: the grader's own account, not the child's
-                if len(out["attempts"]) < 50 and h.get("how") in ("import", "open") and \
+                if len(out["attempts"]) < 50 and h.get("how") in ("import", "open", "gc") and \
                         _str(h.get("module"), 200):
                     where = {"cell": out["cell"]} if out["cell"] is not None else \
                         {"part": out["part"]} if out["part"] is not None else {}
