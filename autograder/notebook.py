@@ -23,11 +23,13 @@ and answers part ``dW1`` of ``A3.q2`` by assigning ``q2_dW1`` (see
 
 Whose numbers? ``setup`` takes the student id from, in order: the
 ``NNGRADE_STUDENT`` environment variable (set by ``nngrade`` to the
-submission's owner), the ``STUDENT_ID`` cell, JupyterHub's
-``JUPYTERHUB_USER``. With none, or in a course whose variant mode is
-``lecture``, everyone gets the lecture's numbers. Under plain ``nbgrader
-autograde`` (run by the instructor) only the ``STUDENT_ID`` cell says who the
-student was, so the notebook asks students to fill it in.
+submission's owner), the submission's folder under ``nbgrader autograde``
+(``autograded/<student>/<assignment>``, the working directory of its
+hidden tests), the ``STUDENT_ID`` cell, JupyterHub's ``JUPYTERHUB_USER``.
+With none, or in a course whose variant mode is ``lecture``, everyone gets
+the lecture's numbers.  Plain ``nbgrader autograde`` runs the hidden tests
+in the student's own kernel: it cannot keep the reference from the
+student's code; ``nngrade grade`` can (see :mod:`autograder.sandbox`).
 
 The course (points, tolerances, variant mode) is read from ``course.yaml``:
 the path in ``NNGRADE_COURSE``, else the first ``course.yaml`` in the
@@ -108,7 +110,7 @@ def setup(assignment: str, student_id: str = "") -> Session:
     from .variants import variant_seed
     course = find_course()
     course.assignment(assignment)                 # a clear error for an unknown id
-    owner = os.environ.get("NNGRADE_STUDENT", "").strip()
+    owner = os.environ.get("NNGRADE_STUDENT", "").strip() or _autograded_owner(assignment)
     typed = (student_id or "").strip() if isinstance(student_id, str) else ""
     student = owner or typed or os.environ.get("JUPYTERHUB_USER", "").strip() or None
     params, seed = variant_of(course, assignment, student)
@@ -119,6 +121,16 @@ def setup(assignment: str, student_id: str = "") -> Session:
     if mode == "interactive":
         _announce(_SESSION, typed)
     return _SESSION
+
+
+def _autograded_owner(assignment: str) -> str:
+    """Under ``nbgrader autograde`` (cwd ``autograded/<student>/<assignment>``):
+    the submission's owner, from its folder — not the STUDENT_ID cell, which
+    a copier can change. ``""`` elsewhere."""
+    here = Path(os.getcwd())
+    if here.name == assignment and here.parent.parent.name == "autograded":
+        return here.parent.name
+    return ""
 
 
 def grading_context(assignment: str, student: str, params: dict) -> None:
