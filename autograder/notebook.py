@@ -107,15 +107,14 @@ def setup(assignment: str, student_id: str = "") -> Session:
     if os.environ.get("NNGRADE_MODE") == "collect":
         return _collect_setup(assignment)
     from .judge import variant_of
-    from .variants import variant_seed
+    from .variants import public_seed
     course = find_course()
     course.assignment(assignment)                 # a clear error for an unknown id
     owner = os.environ.get("NNGRADE_STUDENT", "").strip() or _autograded_owner(assignment)
     typed = (student_id or "").strip() if isinstance(student_id, str) else ""
     student = owner or typed or os.environ.get("JUPYTERHUB_USER", "").strip() or None
     params, seed = variant_of(course, assignment, student)
-    public = variant_seed(course.course_id + course.variants.key(), assignment,
-                          f"{student or 'lecture'}#public")
+    public = public_seed(course, assignment, student)
     mode = "collect" if os.environ.get("NNGRADE_MODE") == "collect" else "interactive"
     _SESSION = Session(assignment, student, course, params, seed, public, mode)
     if mode == "interactive":
@@ -133,24 +132,29 @@ def _autograded_owner(assignment: str) -> str:
     return ""
 
 
-def grading_context(assignment: str, student: str, params: dict) -> None:
+def grading_context(assignment: str, student: str, params: dict,
+                    public_seed: int | None = None) -> None:
     """Called by the grader's sandboxed child before the notebook runs: the
-    student's variant parameters, computed by the (trusted) grader."""
+    student's variant parameters and public seed (the demo data's; not the
+    hidden inputs'), computed by the (trusted) grader."""
     global _GRADING
-    _GRADING = {"assignment": assignment, "student": student, "params": params}
+    _GRADING = {"assignment": assignment, "student": student, "params": params,
+                "public_seed": public_seed}
 
 
 def _collect_setup(assignment: str) -> Session:
     """``setup`` under the grader: the parameters the grader handed over
-    (none for another assignment), no seed, nothing printed."""
+    (none for another assignment), the public seed only (the given cells'
+    demo data), nothing printed."""
     global _SESSION
     import copy
     course = find_course()
     course.assignment(assignment)                 # a clear error for an unknown id
     given = _GRADING or {}
-    params = copy.deepcopy(given.get("params", {})) if given.get("assignment") == assignment \
-        else {}
-    _SESSION = Session(assignment, given.get("student") or None, course, params, None, None,
+    mine = given.get("assignment") == assignment
+    params = copy.deepcopy(given.get("params", {})) if mine else {}
+    public = given.get("public_seed") if mine else None
+    _SESSION = Session(assignment, given.get("student") or None, course, params, None, public,
                        "collect")
     return _SESSION
 

@@ -143,9 +143,6 @@ def _toolkit_scores(aid: str, folder: str, student: str, result=None) -> dict[st
             for q in COURSE.question_ids(aid) if COURSE.points(q) > 0}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: graded runs refuse nn_core/autograder "
-                   "reference modules, and the answer cells of solutions/ still compute "
-                   "answers with nn_core (to be rewritten in plain NumPy)")
 @pytest.mark.parametrize("aid", PRESENT)
 def test_toolkit_grading_agrees_with_nbgrader(nbgrader_course, aid):
     """The sandboxed grader and plain nbgrader give the same per-question

@@ -238,8 +238,16 @@ def test_display_cells_are_known_and_not_graded():
 
 
 def test_child_gets_no_seed():
+    """The child gets the public seed (the given cells' demo data, the same
+    as the student's own session) and never the hidden inputs' seed."""
+    from autograder.judge import variant_of
     from autograder.sandbox.runner import _child_context
+    from autograder.variants import variant_seed
     ctx = _child_context(COURSE, "A7", "alice")
-    assert set(ctx) == {"modules", "params", "answer_names", "kinds"}
-    assert "seed" not in json.dumps(ctx)
+    assert set(ctx) == {"modules", "params", "answer_names", "kinds", "public_seed"}
+    _params, seed = variant_of(COURSE, "A7", "alice")
+    text = json.dumps(ctx)
+    assert str(seed) not in text and seed != ctx["public_seed"]
+    assert ctx["public_seed"] == variant_seed(COURSE.course_id + COURSE.variants.key(), "A7",
+                                              "alice#public")
     assert copy.deepcopy(ctx) == ctx

@@ -371,7 +371,8 @@ def run(req: dict, plans: dict, channel: Channel, output_limit: int, gate=None) 
     from IPython.core.inputtransformer2 import TransformerManager
 
     from .. import notebook
-    notebook.grading_context(req["assignment"], req["student"], req.get("params") or {})
+    notebook.grading_context(req["assignment"], req["student"], req.get("params") or {},
+                             req.get("public_seed"))
     tm = TransformerManager()
     main = types.ModuleType("__main__")
     main.__dict__["__builtins__"] = builtins

@@ -890,16 +890,19 @@ def _child_context(course, assignment: str, student: str) -> dict:
     """What the child gets instead of the questions, the judge and the
     variant generators: the toolkit modules it may import
     (:func:`.allowlist.allowed_modules`), the student's variant parameters,
-    the answer variables and their kinds — never a seed."""
+    the answer variables and their kinds, the public seed of the given
+    cells' demo data — never the seed of the hidden inputs."""
     from ..judge import variant_of
     from ..protocol import _kind_of, answer_names
+    from ..variants import public_seed
     from .allowlist import allowed_modules
     params, _seed = variant_of(course, assignment, student or None)
     kinds: dict = {}
     for (q, p), kind in _kind_of(assignment).items():
         kinds.setdefault(q, {})[p] = kind
     return {"modules": allowed_modules(course, assignment), "params": params,
-            "answer_names": answer_names(assignment), "kinds": kinds}
+            "answer_names": answer_names(assignment), "kinds": kinds,
+            "public_seed": public_seed(course, assignment, student or None)}
 
 
 def _attempt_questions(found: list[dict], records: dict) -> list[dict]:
