@@ -351,7 +351,9 @@ def _demo_course(path: Path, root: Path) -> Path:
 
 def _class_table(course, results) -> str:
     """Student, total, and what happened: lost cells (timeout, crash),
-    rejected answers, named mistakes, carried-forward credit."""
+    rejected answers, named mistakes, carried-forward credit, reaches for
+    the reference."""
+    from .reports.stats import attempt_summary
     lines = [_say(course, "学生          得分          说明", "student       score         notes")]
     for r in sorted(results, key=lambda r: r.student):
         sandbox = r.details.get("sandbox") if isinstance(r.details.get("sandbox"), dict) else {}
@@ -365,6 +367,9 @@ def _class_table(course, results) -> str:
         notes += sorted({q.diagnosis for q in r.questions if q.diagnosis})
         if any(q.carried_forward for q in r.questions):
             notes.append(_short(course, "误差传递给分", "carried forward"))
+        if attempt_summary(r):
+            notes.append(_short(course, "试图取用参考答案：", "reference attempt: ") +
+                         attempt_summary(r))
         lines.append(f"{r.student:<13} {r.score:>5g} / {r.max_score:<6g} {'; '.join(notes)}")
     return "\n".join(lines)
 

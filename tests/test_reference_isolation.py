@@ -251,3 +251,33 @@ def test_child_gets_no_seed():
     assert ctx["public_seed"] == variant_seed(COURSE.course_id + COURSE.variants.key(), "A7",
                                               "alice#public")
     assert copy.deepcopy(ctx) == ctx
+
+
+@pytest.fixture(scope="module")
+def cheat_a7():
+    nb, cheated = _cheat("A7", "import")
+    return _grade("A7", nb, "cheat"), cheated
+
+
+def test_class_table_and_stats_show_the_attempt(cheat_a7, honest_alone):
+    """The instructor sees a reach for the reference: one note per student
+    in the class table of ``nngrade grade``/``demo`` and a count with the
+    students in ``nngrade stats``; an honest student gets no such note."""
+    from autograder.cli import _class_table
+    from autograder.reports.stats import compute_stats, stats_table
+    cheat, cheated = cheat_a7
+    table = _class_table(COURSE, [cheat, honest_alone]).splitlines()
+    cheat_line = next(line for line in table if line.startswith("cheat"))
+    honest_line = next(line for line in table if line.startswith("honest"))
+    assert "reference attempt" in cheat_line and "autograder.questions" in cheat_line
+    assert any(q in cheat_line for q in cheated), (cheated, cheat_line)
+    assert "reference attempt" not in honest_line
+    text = stats_table([cheat, honest_alone], language="en")
+    assert "Students who reached for the reference (refused in grading): 1" in text
+    rows = [line for line in text.splitlines() if line.startswith(("cheat", "honest"))]
+    assert len(rows) == 1 and "autograder.questions" in rows[0], rows
+    (st,) = compute_stats([cheat, honest_alone])
+    assert [s for s, _ in st.attempts] == ["cheat"]
+    zh = stats_table([cheat, honest_alone], language="zh")
+    assert "试图取用参考答案" in zh and "reached for the reference" not in zh
+    assert "reached for the reference" not in stats_table([honest_alone], language="en")
