@@ -143,6 +143,14 @@ class MapOf(Spec):
     min_items: int = 0
 
 
+@dataclass
+class ListOf(Spec):
+    """A YAML list whose items all match ``item`` (no duplicates)."""
+
+    item: Spec
+    doc: str = ""
+
+
 _NUMBER_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 
@@ -237,9 +245,14 @@ _ASSIGNMENT = Struct({
         "per_day": Field(_fraction("with 'per_day': fraction of the assignment's points "
                                    "lost per day late (each started day counts)")),
     }, check=lambda v, ctx, path: _check_late(v, ctx, path))),
-    "extensions": Field(MapOf(r"[A-Za-z0-9_@\-][A-Za-z0-9_.@\-]{0,99}", "a student id",
+    "extensions": Field(MapOf(r"[^./\x00-\x1f][^/\x00-\x1f]{0,199}", "a student id",
                               _number("extra days for this student (0.5 = 12 hours)",
                                       min=0.0))),
+    # what the notebook's given cells may import from nn_core while it is graded
+    # (autograder.sandbox.allowlist): nothing here may compute a graded part
+    "public": Field(ListOf(Scalar("str", "an nn_core module such as nn_core.data",
+                                  pattern=r"nn_core(\.[a-z_][a-z0-9_]*)+"),
+                           doc="a list of nn_core modules"), default=()),
 })
 
 
@@ -469,6 +482,16 @@ def _validate(node: yaml.Node, spec: Spec, ctx: _Context, path: str) -> Any:
         if spec.check is not None:
             spec.check(value, ctx, path)
         return value
+    if isinstance(spec, ListOf):
+        if not isinstance(node, yaml.SequenceNode):
+            ctx.error(path, f"must be {spec.doc or 'a list'}, got {_describe(node)}", _line(node))
+        items: list = []
+        for k, item in enumerate(node.value):
+            value = _validate(item, spec.item, ctx, f"{path}[{k}]")
+            if value in items:
+                ctx.error(f"{path}[{k}]", f"{value!r} is listed twice", _line(item))
+            items.append(value)
+        return tuple(items)
     raise TypeError(f"unknown spec {spec!r}")  # pragma: no cover
 
 
@@ -601,6 +624,8 @@ class AssignmentConfig:
         if self.due is None:
             return None
         return self.due + _dt.timedelta(days=float(self.extensions.get(student, 0.0)))
+    #: nn_core modules the notebook may import while graded (course.yaml ``public:``)
+    public: tuple[str, ...] = ()
 
     @property
     def points(self) -> float:
@@ -726,7 +751,8 @@ def _build(data: dict, ctx: _Context) -> Course:
                                             notebook=a["notebook"], questions=questions,
                                             due=due, late_method=late["method"],
                                             late_per_day=late["per_day"] or 0.0,
-                                            extensions=dict(a["extensions"] or {}))
+                                            extensions=dict(a["extensions"] or {}),
+                                            public=tuple(a["public"] or ()))
         if (late["method"] != "none" or a["extensions"]) and due is None:
             ctx.error(f"assignments.{aid}.late" if ctx.given(f"assignments.{aid}.late")
                       else f"assignments.{aid}.extensions",

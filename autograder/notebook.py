@@ -23,11 +23,13 @@ and answers part ``dW1`` of ``A3.q2`` by assigning ``q2_dW1`` (see
 
 Whose numbers? ``setup`` takes the student id from, in order: the
 ``NNGRADE_STUDENT`` environment variable (set by ``nngrade`` to the
-submission's owner), the ``STUDENT_ID`` cell, JupyterHub's
-``JUPYTERHUB_USER``. With none, or in a course whose variant mode is
-``lecture``, everyone gets the lecture's numbers. Under plain ``nbgrader
-autograde`` (run by the instructor) only the ``STUDENT_ID`` cell says who the
-student was, so the notebook asks students to fill it in.
+submission's owner), the submission's folder under ``nbgrader autograde``
+(``autograded/<student>/<assignment>``, the working directory of its
+hidden tests), the ``STUDENT_ID`` cell, JupyterHub's ``JUPYTERHUB_USER``.
+With none, or in a course whose variant mode is ``lecture``, everyone gets
+the lecture's numbers.  Plain ``nbgrader autograde`` runs the hidden tests
+in the student's own kernel: it cannot keep the reference from the
+student's code; ``nngrade grade`` can (see :mod:`autograder.sandbox`).
 
 The course (points, tolerances, variant mode) is read from ``course.yaml``:
 the path in ``NNGRADE_COURSE``, else the first ``course.yaml`` in the
@@ -37,7 +39,11 @@ working directory or one of its parents, else a student install's
 (:mod:`autograder.service`) instead of judging in this kernel.
 
 ``NNGRADE_MODE=collect`` (set by the grader's sandbox, which judges the
-collected answers itself) turns ``check`` and ``grade`` into no-ops.
+collected answers itself) turns ``check`` and ``grade`` into no-ops; there
+``setup`` takes the variant's parameters from the grader
+(:func:`grading_context`) and holds no seed: the sandboxed process can
+import neither the judge nor the variant generators
+(:mod:`autograder.sandbox.allowlist`).
 """
 from __future__ import annotations
 
@@ -58,6 +64,8 @@ from .i18n import msg
 __all__ = ["setup", "check", "grade", "show_derivation", "find_course", "Session"]
 
 _SESSION: "Session | None" = None
+#: under the grader's sandbox: what the grader gave (see grading_context)
+_GRADING: "dict | None" = None
 
 
 def find_course(start: str | os.PathLike | None = None):
@@ -87,8 +95,8 @@ class Session:
     student: str | None
     course: object
     params: dict
-    seed: int                 # draws the hidden inputs of function parts (grading)
-    public_seed: int          # draws the inputs the public check uses
+    seed: int | None          # draws the hidden inputs of function parts (None when graded)
+    public_seed: int | None   # draws the inputs the public check uses
     mode: str                 # "interactive" | "collect"
 
     @property
@@ -102,43 +110,62 @@ class Session:
 def setup(assignment: str, student_id: str = "") -> Session:
     """Start the notebook of ``assignment`` for the student (see module docstring)."""
     global _SESSION
+    if os.environ.get("NNGRADE_MODE") == "collect":
+        return _collect_setup(assignment)
     course = find_course()
     course.assignment(assignment)                 # a clear error for an unknown id
     from .service import client                   # checks: <URL> — judged by the service
     if client.remote(course):
         return client.remote_setup(course, assignment, student_id)
     from .judge import variant_of
-    from .variants import variant_seed
-    owner = os.environ.get("NNGRADE_STUDENT", "").strip()
+    from .variants import public_seed
+    owner = os.environ.get("NNGRADE_STUDENT", "").strip() or _autograded_owner(assignment)
     typed = (student_id or "").strip() if isinstance(student_id, str) else ""
     student = owner or typed or os.environ.get("JUPYTERHUB_USER", "").strip() or None
-    mode = "collect" if os.environ.get("NNGRADE_MODE") == "collect" else "interactive"
-    given = _given_variant(assignment) if mode == "collect" else None
-    if given is not None:             # the grader's sandbox: its variant, never its secret
-        params, seed, public = given
-    else:
-        params, seed = variant_of(course, assignment, student)
-        public = variant_seed(course.course_id + course.variants.key(), assignment,
-                              f"{student or 'lecture'}#public")
+    params, seed = variant_of(course, assignment, student)
+    public = public_seed(course, assignment, student)
+    mode = "interactive"
     _SESSION = Session(assignment, student, course, params, seed, public, mode)
     if mode == "interactive":
         _announce(_SESSION, typed)
     return _SESSION
 
 
-def _given_variant(assignment: str):
-    """``(params, seed, public seed)`` the grader's sandbox hands the child
-    in ``NNGRADE_VARIANT`` (JSON) for ``assignment`` — the variant the judge
-    grades against, computed by the grader, whose key may hold a secret
-    (``variants.secret_env``) the child never sees — or ``None``."""
-    import json
-    try:
-        v = json.loads(os.environ.get("NNGRADE_VARIANT") or "null")
-    except ValueError:
-        return None
-    if type(v) is not dict or v.get("assignment") != assignment:
-        return None
-    return v["params"], v["seed"], v["public_seed"]
+def _autograded_owner(assignment: str) -> str:
+    """Under ``nbgrader autograde`` (cwd ``autograded/<student>/<assignment>``):
+    the submission's owner, from its folder — not the STUDENT_ID cell, which
+    a copier can change. ``""`` elsewhere."""
+    here = Path(os.getcwd())
+    if here.name == assignment and here.parent.parent.name == "autograded":
+        return here.parent.name
+    return ""
+
+
+def grading_context(assignment: str, student: str, params: dict,
+                    public_seed: int | None = None) -> None:
+    """Called by the grader's sandboxed child before the notebook runs: the
+    student's variant parameters and public seed (the demo data's; not the
+    hidden inputs'), computed by the (trusted) grader."""
+    global _GRADING
+    _GRADING = {"assignment": assignment, "student": student, "params": params,
+                "public_seed": public_seed}
+
+
+def _collect_setup(assignment: str) -> Session:
+    """``setup`` under the grader: the parameters the grader handed over
+    (none for another assignment), the public seed only (the given cells'
+    demo data), nothing printed."""
+    global _SESSION
+    import copy
+    course = find_course()
+    course.assignment(assignment)                 # a clear error for an unknown id
+    given = _GRADING or {}
+    mine = given.get("assignment") == assignment
+    params = copy.deepcopy(given.get("params", {})) if mine else {}
+    public = given.get("public_seed") if mine else None
+    _SESSION = Session(assignment, given.get("student") or None, course, params, None, public,
+                       "collect")
+    return _SESSION
 
 
 def _announce(s: Session, typed: str) -> None:
@@ -282,7 +309,13 @@ def show_derivation(name: str, **sizes) -> None:
     """Display the SymPy derivation ``name`` (see :mod:`nn_core.symbolic`)
     step by step, in the course language — the worked solutions use it.
     ``sizes`` pick another symbolic case, e.g.
-    ``show_derivation("conv_backward", H=5, K=3)``."""
+    ``show_derivation("conv_backward", H=5, K=3)``.  Under the grader
+    (collect mode) it only prints a line: the derivation is display-only and
+    the graded process holds no symbolic derivation."""
+    if os.environ.get("NNGRADE_MODE") == "collect":
+        print(msg("（评分时不显示推导）", "(the derivation is not shown in grading)").render(
+            _SESSION.language if _SESSION is not None else "zh+en"))
+        return
     from nn_core.symbolic import derive
     d = derive(name, **sizes)
     language = _SESSION.language if _SESSION is not None else "zh+en"

@@ -121,13 +121,16 @@ def from_wire(entry: dict) -> Any:
     raise ValueError(f"from_wire: unknown answer type {t!r}")
 
 
-def collect_answers(namespace: dict, assignment: str) -> dict[str, dict[str, dict]]:
+def collect_answers(namespace: dict, assignment: str, names: dict | None = None,
+                    kinds: dict | None = None) -> dict[str, dict[str, dict]]:
     """``{"q2": {"dW1": wire entry, …}, …}`` read from ``namespace`` (the
     notebook's globals), every non-function part present (missing ones as
-    ``{"type": "missing"}``)."""
-    kinds = _kind_of(assignment)
+    ``{"type": "missing"}``).  ``names``/``kinds``: :func:`answer_names` and
+    the parts' kinds as the grader gave them (the sandboxed child, which
+    holds no question definition)."""
+    kinds = _kind_of(assignment) if kinds is None else kinds
     out: dict[str, dict[str, dict]] = {}
-    for qid, parts in answer_names(assignment).items():
+    for qid, parts in (answer_names(assignment) if names is None else names).items():
         out[qid] = {}
         for part, var in parts.items():
             value = namespace.get(var) if type(namespace) is dict else None

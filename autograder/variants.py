@@ -67,6 +67,14 @@ def variant_seed(course_id: str, assignment: str, student_id: str) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
+def public_seed(course, assignment: str, student: str | None) -> int:
+    """The seed of the inputs a notebook's public ``check`` (and its demo
+    data, ``nb.public_seed``) uses for ``student`` (``None``: the lecture's):
+    not the seed of the grading's hidden inputs."""
+    return variant_seed(course.course_id + course.variants.key(), assignment,
+                        f"{student or 'lecture'}#public")
+
+
 def variant_rng(course_id: str, assignment: str, student_id: str) -> np.random.Generator:
     return np.random.default_rng(variant_seed(course_id, assignment, student_id))
 

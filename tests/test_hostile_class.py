@@ -285,7 +285,8 @@ def test_secret_env_grades_honest_students_right_and_hides_the_secret(tmp_path, 
     for path in (root / "results" / AID).glob("*.json"):
         assert SECRET not in path.read_text(encoding="utf-8")
     printed = json.dumps(by["spy"].details, ensure_ascii=False)
-    assert "NNGRADE_VARIANT" in printed and "NNGRADE_TEST_SECRET" not in printed
+    assert "NNGRADE_STUDENT" in printed                     # the spy's cell ran and printed
+    assert "NNGRADE_TEST_SECRET" not in printed and SECRET not in printed
 
 
 def test_deleted_setup_cell_is_restored_in_its_place(tmp_path):

@@ -94,7 +94,8 @@ def attention_table(course, rows) -> str:
 def class_table(course, results) -> str:
     """Student, raw score, late penalty, score, and what happened: lost
     cells (timeout, crash), rejected answers, named mistakes,
-    carried-forward credit."""
+    carried-forward credit, reaches for the reference."""
+    from .stats import attempt_summary
     lang = course.language
     lines = [_t(lang, "学生          原始分      迟交扣分  得分          说明",
                 "student       raw         late      score         notes")
@@ -115,6 +116,8 @@ def class_table(course, results) -> str:
             notes.append(_t(lang, "误差传递给分", "carried forward"))
         if r.details.get("regraded"):
             notes.append(_t(lang, "重新评分：", "regraded: ") + ", ".join(r.details["regraded"]))
+        if attempt_summary(r):
+            notes.append(_t(lang, "试图取用参考答案：", "reference attempt: ") + attempt_summary(r))
         late = lateness(course, r)
         max_score = course.max_score(r.assignment)
         penalty = f"-{late.penalty:g}" if late.penalty else "0"

@@ -12,6 +12,9 @@ one assignment after the other):
 * a mistake's ``students`` is the number of students with at least one part
   diagnosed with it, ``share`` = ``students / n``, ``parts`` the number of
   diagnosed parts in the class;
+* ``attempts`` lists, per student whose code reached for the reference
+  (an import of a grader module refused in the sandbox, see
+  :mod:`autograder.sandbox.allowlist`), where: :func:`attempt_summary`;
 * the histogram splits ``[0, max_score]`` of the assignment's total into
   ``bins`` equal bins, each ``[lo, hi)`` except the last, ``[lo, hi]``.
 
@@ -37,7 +40,7 @@ from .feedback import ReportError, ensure_dir, fmt_score, mistake_parts, safe_co
     write_text
 
 __all__ = ["QuestionStats", "MistakeStats", "AssignmentStats", "compute_stats",
-           "stats_table", "stats_plots", "cjk_font", "ReportError"]
+           "attempt_summary", "stats_table", "stats_plots", "cjk_font", "ReportError"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,21 @@ class AssignmentStats:
     questions: list[QuestionStats]
     mistakes: list[MistakeStats]
     histogram: list[tuple[float, float, int]]
+    #: ``[(student, attempt_summary)]`` of the students who reached for the reference
+    attempts: tuple[tuple[str, str], ...] = ()
+
+
+def attempt_summary(result: AssignmentResult) -> str:
+    """Where ``result``'s code reached for the reference (refused, recorded
+    in ``details["reference_attempts"]``), in one short line, e.g.
+    ``A7.q1 (import autograder.questions.a7) +2`` (two more); ``""`` if nowhere."""
+    found = result.details.get("reference_attempts")
+    if not isinstance(found, list) or not found:
+        return ""
+    first = found[0] if isinstance(found[0], dict) else {}
+    where = str(first.get("question") or (f"cell {first['cell']}" if "cell" in first else "?"))
+    text = f"{where} ({first.get('how', '?')} {str(first.get('module', '?'))[:60]})"
+    return text + (f" +{len(found) - 1}" if len(found) > 1 else "")
 
 
 def _mean(values: list[float]) -> float:
@@ -138,8 +156,9 @@ def compute_stats(results: Iterable[AssignmentResult], bins: int = 10) -> list[A
                           key=lambda x: (-x.students, -x.parts, x.mistake))
         totals = [r.score for r in group]
         max_score = max(r.max_score for r in group)
+        attempts = sorted((r.student, attempt_summary(r)) for r in group if attempt_summary(r))
         out.append(AssignmentStats(assignment, n, max_score, _mean(totals), questions,
-                                   mistakes, _histogram(totals, max_score, bins)))
+                                   mistakes, _histogram(totals, max_score, bins), tuple(attempts)))
     return out
 
 
@@ -160,6 +179,10 @@ W = {
     "share": msg("占比", "Share"),
     "parts": msg("小题数", "Parts"),
     "no_mistakes": msg("没有诊断出典型错误。", "No named mistakes were diagnosed."),
+    "attempts": msg("试图取用参考答案（评分时已拒绝）的学生：{n} 名",
+                    "Students who reached for the reference (refused in grading): {n}"),
+    "student": msg("学生", "Student"),
+    "where": msg("位置", "Where"),
     "histogram": msg("总分分布", "Total score histogram"),
     "range": msg("分数段", "Range"),
     "count": msg("人数", "Count"),
@@ -237,6 +260,10 @@ def stats_table(results: Iterable[AssignmentResult], language: str = "zh+en",
         else:
             out.append(R(W["no_mistakes"]))
         out.append("")
+        if st.attempts:
+            out.append(R(W["attempts"].format(n=len(st.attempts))))
+            out += _table([R(W["student"]), R(W["where"])], [list(a) for a in st.attempts], set())
+            out.append("")
         top = max((c for _, _, c in st.histogram), default=0)
         rows = [[f"{fmt_score(lo)}–{fmt_score(hi)}", str(c),
                  "#" * (round(30 * c / top) if top else 0)] for lo, hi, c in st.histogram]

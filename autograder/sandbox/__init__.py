@@ -31,8 +31,9 @@ What is enforced (Linux; measured on this project's VM, kernel 6.x)
 -------------------------------------------------------------------
 * **A separate process per run**, forked from a pre-warmed *zygote* (a
   ``python -I`` process started once per grading process, which has
-  already imported numpy, sympy, nn_core, autograder, IPython's input
-  transformer and matplotlib/Agg), so a run starts in milliseconds, without
+  already imported numpy, sympy, the student runtime of autograder (no
+  question, judge or nn_core), IPython's input transformer and
+  matplotlib/Agg), so a run starts in milliseconds, without
   a Jupyter kernel.  A grading pool shares one zygote: the parent starts it
   (:func:`~autograder.sandbox.runner.start_shared_zygote`) and each worker
   attaches through a control socket that only the pool holds
@@ -47,8 +48,9 @@ What is enforced (Linux; measured on this project's VM, kernel 6.x)
   UTS namespaces, and a **mount namespace** whose root (``pivot_root``,
   the old root detached) holds only read-only binds of ``/usr``, ``/etc``,
   the interpreter's directory, its standard library and site-packages (never
-  a whole prefix) and the ``autograder/`` and ``nn_core/`` package
-  directories, a fresh ``/proc``, a ``/dev`` with
+  a whole prefix) and, of the ``autograder/`` and ``nn_core/`` package
+  directories, only the allowed files (:mod:`.allowlist`), a fresh ``/proc``,
+  a ``/dev`` with
   ``null``, ``zero``, ``full``, ``random``, ``urandom`` and a small
   ``/dev/shm``, and ``/scratch``: a private size-limited tmpfs, the only
   writable place, the working directory and ``$HOME``.  The course
@@ -77,9 +79,11 @@ What is enforced (Linux; measured on this project's VM, kernel 6.x)
   ``OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1``; a clean environment (only
   ``PATH``, ``HOME``, ``TMPDIR``, locale, thread counts, matplotlib's Agg
   backend and ``NNGRADE_STUDENT``, ``NNGRADE_MODE=collect``,
-  ``NNGRADE_COURSE`` = a copy of ``course.yaml`` in the scratch directory,
-  ``NNGRADE_VARIANT`` = the student's variant as the judge computes it, so
-  that ``variants.secret_env`` works without the secret entering the child).
+  ``NNGRADE_COURSE`` = a copy of ``course.yaml`` in the scratch directory;
+  the student's variant parameters, computed by the grader, come with the
+  request (:func:`autograder.notebook.grading_context`), so that
+  ``variants.secret_env`` works without the secret or the grading seed
+  entering the child).
 * **Nothing outlives the grader**: pool workers and zygotes carry a
   parent-death signal; supervisors watch a lifeline pipe; children are
   pid 1 of their namespace with a parent-death signal.
@@ -130,9 +134,18 @@ can then read whatever that uid can read, use the network, and, when the
 grader is not root, signal the grader's processes.  ``isolation=
 "namespaces"`` refuses to run without full isolation instead.
 
-Not covered: a student who calls the reference implementation in
-``nn_core`` (importable by design) instead of writing the function; CPU
-time spent by the grader itself; side channels (timing); in user-namespace
+Answers stay with the grader (:mod:`.allowlist`): the zygote imports only
+the student runtime, the child's root holds only the allowed files of
+``autograder/`` and ``nn_core/`` (``public:`` modules per assignment in
+``course.yaml``), an import gate refuses every other toolkit module with
+a plain ``ModuleNotFoundError`` and notes the attempt
+(``result.details["reference_attempts"]``), the child gets the variant's
+parameters but no seed, and locked display cells that need reference code
+are not run.  In the rlimits-only fallback only the import gate holds (the
+package files are readable).  Plain ``nbgrader autograde`` runs hidden
+tests in the student's own kernel and gives none of this protection.
+
+Not covered: CPU time spent by the grader itself; side channels (timing); in user-namespace
 mode, the grader user's kernel keyring.  Files shipped next to a notebook
 are not copied into ``/scratch``.  Linux only (``memfd``, pidfds,
 namespaces); Python >= 3.9.

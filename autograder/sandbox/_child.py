@@ -9,6 +9,9 @@ in order::
     {"ev": "cell_start", "i": k}               then exactly one
     {"ev": "cell_end", "i": k, "status": "ok" | "error" | "refused", ...}
     {"ev": "answers", "set": {q: {part: wire entry}}}   answers that changed
+    {"ev": "attempt", "module": ..., "how": "import" | "open"}   a reach for the
+                                               answers (see .allowlist), before its
+                                               cell_end / part_end
     {"ev": "part_start", "key": "A5.q1.forward"}
     {"ev": "part_end", "key": ..., "results": {call id: result}}
     {"ev": "done"}
@@ -243,12 +246,12 @@ def run_cell(source: str, index: int, ns: dict, shell: Shell, tm) -> tuple[str, 
 class _Answers:
     """Sends the answer variables that changed since the last report."""
 
-    def __init__(self, assignment: str, ns: dict, channel: Channel):
+    def __init__(self, assignment: str, ns: dict, channel: Channel, names: dict, kinds: dict):
         from .. import protocol
         self.protocol = protocol
         self.assignment, self.ns, self.channel = assignment, ns, channel
-        self.names = protocol.answer_names(assignment)
-        self.kinds = protocol._kind_of(assignment)
+        self.names = names            # from the grader: the child holds no question
+        self.kinds = {(q, p): k for q, parts in kinds.items() for p, k in parts.items()}
         self.sent: dict[tuple[str, str], bytes] = {}
         self.last_obj: dict[tuple[str, str], object] = {}
         self.all_vars = {var for parts in self.names.values() for var in parts.values()}
@@ -256,7 +259,8 @@ class _Answers:
     def report(self, final: bool = False) -> None:
         ns = self.ns
         if final:
-            collected = self.protocol.collect_answers(ns, self.assignment)
+            collected = self.protocol.collect_answers(ns, self.assignment, self.names,
+                                                      self.kinds)
         else:
             if not any(var in ns for var in self.all_vars):
                 return
@@ -356,9 +360,19 @@ def run_plan(ns: dict, plan: list[dict]) -> tuple[dict, list[bytes]]:
 
 # -- the whole run -------------------------------------------------------------------
 
-def run(req: dict, plans: dict, channel: Channel, output_limit: int) -> None:
-    """Run the cells of ``req``, report answers, run the call plans."""
+def _report_attempts(gate, channel: Channel) -> None:
+    for attempt in gate.take() if gate is not None else ():
+        channel.send({"ev": "attempt", **attempt})
+
+
+def run(req: dict, plans: dict, channel: Channel, output_limit: int, gate=None) -> None:
+    """Run the cells of ``req``, report answers, run the call plans.
+    ``gate``: the :class:`.allowlist.Gate` whose noted attempts are reported."""
     from IPython.core.inputtransformer2 import TransformerManager
+
+    from .. import notebook
+    notebook.grading_context(req["assignment"], req["student"], req.get("params") or {},
+                             req.get("public_seed"))
     tm = TransformerManager()
     main = types.ModuleType("__main__")
     main.__dict__["__builtins__"] = builtins
@@ -369,7 +383,7 @@ def run(req: dict, plans: dict, channel: Channel, output_limit: int) -> None:
     builtins.get_ipython = shell
     sink = _Sink(output_limit)
     out, err = _Stream(sink, "stdout"), _Stream(sink, "stderr")
-    answers = _Answers(req["assignment"], ns, channel)
+    answers = _Answers(req["assignment"], ns, channel, req["answer_names"], req["kinds"])
     skip = set(req.get("skip_cells", ()))
     skip_parts = set(req.get("skip_parts", ()))
     monotonic = time.monotonic
@@ -388,6 +402,7 @@ def run(req: dict, plans: dict, channel: Channel, output_limit: int) -> None:
             answers.report()
         except BaseException as exc:  # noqa: BLE001 — a hostile answer object
             channel.send({"ev": "note", "text": f"answers after cell {i}: {_describe(exc)}"})
+        _report_attempts(gate, channel)
         channel.send({"ev": "cell_end", "i": i, "status": status, "error": error,
                       "output": sink.take_cell(), "refused": shell.refused[:10],
                       "seconds": round(seconds, 6)})
@@ -401,5 +416,6 @@ def run(req: dict, plans: dict, channel: Channel, output_limit: int) -> None:
             continue
         channel.send({"ev": "part_start", "key": key})
         results, blobs = run_plan(ns, plan)
+        _report_attempts(gate, channel)
         channel.send({"ev": "part_end", "key": key, "results": results}, blobs)
     channel.send({"ev": "done", "output_dropped": sink.dropped})

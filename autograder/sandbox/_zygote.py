@@ -2,15 +2,17 @@
 
 Process tree of one run (one *attempt*)::
 
-    grader ──socket──▶ zygote (python -I, has imported numpy, sympy, nn_core,
-                         │      autograder, IPython's input transformer, matplotlib)
+    grader ──socket──▶ zygote (python -I, has imported numpy, sympy, the student
+                         │      runtime of autograder (no answers: see allowlist),
+                         │      IPython's input transformer, matplotlib)
                          └─ fork ▶ supervisor S (trusted; outside the sandbox)
                                      │ unshare(user if not root, pid)
                                      └─ fork ▶ child C = pid 1 of a new pid namespace
                                                  unshare(mount, net, ipc, uts)
                                                  new root (pivot_root): read-only binds of
                                                  /usr, /etc, the interpreter, its
-                                                 site-packages, autograder/ and nn_core/;
+                                                 site-packages, the allowed files of
+                                                 autograder/ and nn_core/;
                                                  fresh /proc, minimal /dev, tmpfs /scratch
                                                  drop to an unprivileged uid, no caps,
                                                  no_new_privs, rlimits, clean env
@@ -46,35 +48,35 @@ from . import wire
 #: UID_BASE + the supervisor's pid, so concurrent sandboxes never share a uid
 UID_BASE = 0x50000000
 
-#: what every zygote imports
+#: what every zygote imports: of the toolkit, only the student runtime
+#: (:data:`.allowlist.RUNTIME`): a child must hold nothing that computes an answer
 PRELOAD = ("csv", "json", "fractions", "decimal", "random", "statistics", "functools",
            "itertools", "collections", "copy", "math", "time", "re", "string", "textwrap",
            "dataclasses", "typing", "warnings", "pprint", "numpy", "numpy.random",
-           "numpy.linalg", "IPython.core.inputtransformer2", "nn_core", "autograder",
-           "autograder.protocol", "autograder.numeric", "autograder.functions",
-           "autograder.questions", "autograder.judge", "autograder.config",
-           "autograder.results", "autograder.variants", "autograder.sandbox._child",
+           "numpy.linalg", "IPython.core.inputtransformer2", "autograder",
+           "autograder.protocol", "autograder.numeric", "autograder.config",
+           "autograder.results", "autograder.sandbox._child", "autograder.sandbox.allowlist",
            "autograder.notebook")
 #: what a zygote that does not know the assignment imports as well: SymPy
-#: and the formula checker, and what a notebook plots with (Agg backend),
-#: then every module of nn_core and of the questions
-EVERYTHING = ("sympy", "autograder.formula", "matplotlib", "matplotlib.pyplot")
+#: and what a notebook plots with (Agg backend)
+EVERYTHING = ("sympy", "matplotlib", "matplotlib.pyplot")
 
 
 def preload(extra: list[str] | None = None) -> dict:
     """Import :data:`PRELOAD` and then ``extra`` — what the assignment's
     released notebook uses and its questions' modules (see
     :func:`autograder.sandbox.runner.notebook_imports`) — or, when ``extra``
-    is ``None`` (the assignment is not known), :data:`EVERYTHING` and every
-    module of nn_core and of the questions.  A child imports anything else
-    itself (correct, only slower)."""
+    is ``None`` (the assignment is not known), :data:`EVERYTHING`.  No
+    toolkit module beyond the runtime is ever loaded (:mod:`.allowlist`).
+    A child imports anything else itself (correct, only slower)."""
     import importlib
-    import pkgutil
+
+    from .allowlist import RUNTIME, is_allowed
     t0 = time.perf_counter()
     failed = {}
 
     def load(name: str) -> None:
-        if name in sys.modules:
+        if name in sys.modules or not is_allowed(name, RUNTIME):
             return
         try:
             if name.partition(".")[0] == "matplotlib":
@@ -92,13 +94,6 @@ def preload(extra: list[str] | None = None) -> dict:
     else:
         for name in EVERYTHING:
             load(name)
-        for pkg in ("nn_core", "autograder.questions"):
-            mod = sys.modules.get(pkg)
-            if mod is None:
-                continue
-            for info in pkgutil.walk_packages(mod.__path__, pkg + "."):
-                if not info.name.endswith(("__main__", ".demo")):
-                    load(info.name)
     _allowed_paths()
     import gc
     gc.collect()
@@ -560,7 +555,7 @@ def _compute_allowed() -> list[str]:
     for entry in sys.path:
         if entry and os.path.basename(entry.rstrip("/")) in ("site-packages", "dist-packages"):
             paths.add(entry)
-    for name in ("autograder", "nn_core", "numpy", "sympy", "mpmath", "matplotlib", "IPython"):
+    for name in ("numpy", "sympy", "mpmath", "matplotlib", "IPython"):    # the toolkit: allowlist
         mod = sys.modules.get(name)
         f = getattr(mod, "__file__", None)
         if f:
@@ -596,7 +591,7 @@ def _touch(path: str) -> None:
 
 
 def build_root(mountpoint: str, hide: list[str], scratch_mb: int, uid: int | None,
-               pidns: bool, notes: list[str]) -> None:
+               pidns: bool, notes: list[str], package_files: dict | None = None) -> None:
     """Make ``mountpoint`` (a tmpfs) the new root holding only what the
     student's code may see, pivot into it and make everything read-only
     except ``/scratch`` and ``/dev/shm``."""
@@ -644,6 +639,8 @@ def build_root(mountpoint: str, hide: list[str], scratch_mb: int, uid: int | Non
     if uid is not None:
         opts += f",uid={uid},gid={uid}"
     L.mount("tmpfs", r + "/scratch", "tmpfs", L.MS_NOSUID | L.MS_NODEV, opts)
+    from .allowlist import bind_packages
+    bind_packages(r, package_files or {})       # of the toolkit, only the allowed files
     allowed = _allowed_paths()
     for h in hide:
         if any(h.startswith(a.rstrip("/") + "/") for a in allowed):
@@ -744,10 +741,12 @@ def _set_limits(limits: dict) -> dict:
 
 def child(req: dict, blobs: list[bytes], memfd: int, data_w: int, uid: int, gid: int,
           root: bool, iso: dict) -> None:
-    from . import _child
+    from . import _child, allowlist
     channel = _child.Channel(data_w)
     try:
-        limits, notes, iso, marks = _setup_child(req, memfd, uid, gid, root, iso)
+        files = allowlist.package_files(req["modules"])
+        limits, notes, iso, marks = _setup_child(req, memfd, uid, gid, root, iso, files)
+        gate = allowlist.install(req["modules"], [f for f, src in files.items() if src])
     except _Refused as exc:
         channel.send({"ev": "fatal", "error": str(exc)})
         return
@@ -761,14 +760,14 @@ def child(req: dict, blobs: list[bytes], memfd: int, data_w: int, uid: int, gid:
                   "marks": [(k, round(v - req["t_sent"], 4)) for k, v in marks]})
     plans = {key: wire.decode(plan, blobs, max_elements=1 << 40)
              for key, plan in req["plans"].items()}
-    _child.run(req, plans, channel, int(req["limits"]["output_kb"]) * 1024)
+    _child.run(req, plans, channel, int(req["limits"]["output_kb"]) * 1024, gate)
 
 
 class _Refused(Exception):
     pass
 
 
-def _setup_child(req, memfd, uid, gid, root, iso):
+def _setup_child(req, memfd, uid, gid, root, iso, package_files=None):
     marks = [("fork", time.monotonic())]
     try:
         L.set_pdeathsig(signal.SIGKILL)
@@ -790,7 +789,7 @@ def _setup_child(req, memfd, uid, gid, root, iso):
     if iso["mountns"]:
         try:
             build_root(req["mountpoint"], req.get("hide", []), req["scratch_mb"],
-                       uid if root else None, iso["pidns"], notes)
+                       uid if root else None, iso["pidns"], notes, package_files)
             iso["fs"] = True
             marks.append(("root", time.monotonic()))
         except OSError as exc:
@@ -838,8 +837,6 @@ def _setup_child(req, memfd, uid, gid, root, iso):
            "PYTHONDONTWRITEBYTECODE": "1", "NNGRADE_MODE": "collect",
            "NNGRADE_STUDENT": req["student"], "NNGRADE_ASSIGNMENT": req["assignment"],
            "NNGRADE_COURSE": course_path}
-    if req.get("variant") is not None:    # the grader's variant (see notebook.setup)
-        env["NNGRADE_VARIANT"] = json.dumps(req["variant"])
     os.environ.clear()
     os.environ.update(env)
     import tempfile

@@ -187,5 +187,22 @@ def grade_notebook(course, assignment: str, notebook_path, student: str | None, 
     result = grade_submission(course, assignment, answers, student, runner=recorder)
     record_answers(result, answers, recorder, function_sources(notebook_path, assignment))
     mark_failures(result, outcome)
+    mark_attempts(result, outcome)
     result.details = {**result.details, "sandbox": outcome.summary()}
     return result
+
+
+def mark_attempts(result: AssignmentResult, outcome: SandboxOutcome) -> None:
+    """Record the submission's reaches for the answers (refused in the
+    sandbox, see :mod:`.allowlist`): ``result.details["reference_attempts"]``
+    and, on each part of the question they were made for,
+    ``details["reference_attempts"]`` — for the instructor; the student's
+    feedback says no more than the cell's error (a module not available)."""
+    found = outcome.reference_attempts
+    if not found:
+        return
+    result.details = {**result.details, "reference_attempts": list(found)}
+    for r in result.questions:
+        mine = [a for a in found if a.get("question") == r.question]
+        if mine:
+            r.details = {**r.details, "reference_attempts": mine[:10]}

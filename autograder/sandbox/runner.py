@@ -24,6 +24,7 @@ import numpy as np
 
 from ..results import valid_text
 from . import wire
+from .allowlist import display_cells
 from .cells import Cell, NotebookError, load_notebook, prepare_cells
 
 __all__ = ["run_submission", "SandboxOutcome", "CellRecord", "SandboxError", "shutdown",
@@ -94,6 +95,9 @@ class SandboxOutcome:
     seconds: float = 0.0
     reason: str | None = None
     message_zh: str = ""
+    #: reaches for the answers the child's gate refused (see :mod:`.allowlist`):
+    #: ``{"module", "how", "cell" | "part", "question"}``
+    reference_attempts: list = field(default_factory=list)
 
     def summary(self, output_chars: int = 2000, total_output: int = 16_000) -> dict:
         """A JSON-safe account without the answers (for ``result.details``);
@@ -110,7 +114,8 @@ class SandboxOutcome:
         return {"status": self.status, "message": self.message, "reason": self.reason,
                 "seconds": round(self.seconds, 4), "cells": cells,
                 "parts": self.parts, "lost": self.lost, "attempts": self.attempts,
-                "isolation": self.isolation, "notes": self.notes[:50]}
+                "isolation": self.isolation, "notes": self.notes[:50],
+                "reference_attempts": self.reference_attempts[:50]}
 
 
 # ---------------------------------------------------------------------------
@@ -335,32 +340,19 @@ def notebook_imports(path: str | os.PathLike) -> list[str] | None:
     those the toolkit's notebook functions it calls import on first use
     (:data:`autograder.notebook.RUNTIME_IMPORTS`); ``None`` when it cannot
     be read."""
-    from ..notebook import RUNTIME_IMPORTS
+    from .allowlist import cell_imports
     try:
         nb = json.loads(Path(path).read_text(encoding="utf-8"))
         cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
         texts = [src if isinstance(src, str) else "".join(src)
                  for src in (c.get("source", "") for c in cells)]
         found: list[str] = []
-        for text in texts:
-            for line in text.splitlines():
-                m = _IMPORT_LINE.match(line)
-                if not m:
-                    continue
-                names = [m.group(1)] if m.group(1) else \
-                    [part.split()[0] for part in m.group(2).split(",") if part.split()]
-                found.extend(n for n in names if _MODULE_NAME.fullmatch(n) and n not in found)
-        code = "\n".join(texts)
-        for function, modules in RUNTIME_IMPORTS.items():
-            if re.search(rf"\b{function}\s*\(", code):
-                found.extend(m for m in modules if m not in found)
+        for name in cell_imports("\n".join(texts)):
+            if name not in found:
+                found.append(name)
         return found
     except (OSError, ValueError, TypeError, AttributeError):
         return None
-
-
-_IMPORT_LINE = re.compile(r"\s*(?:from\s+([\w.]+)\s+import\b|import\s+([\w.]+(?:\s+as\s+\w+)?"
-                          r"(?:\s*,\s*[\w.]+(?:\s+as\s+\w+)?)*))")
 
 
 def attach(control: socket.socket | None) -> None:
@@ -723,18 +715,6 @@ def _hide_list(course_path, notebook, source_notebook, scratch_root, course) -> 
     return sorted(out)
 
 
-def _variant_for_child(course, assignment: str, student: str) -> dict:
-    """The student's variant as the judge computes it (parameters, grading
-    and public seeds), for the child's ``setup()``: with ``secret_env`` the
-    child cannot compute it itself, and must never see the secret."""
-    from ..judge import variant_of
-    from ..variants import variant_seed
-    params, seed = variant_of(course, assignment, student or None)
-    public = variant_seed(course.course_id + course.variants.key(), assignment,
-                          f"{student or 'lecture'}#public")
-    return {"assignment": assignment, "params": params, "seed": seed, "public_seed": public}
-
-
 def _malformed(assignment, student, exc: NotebookError, t0) -> SandboxOutcome:
     return SandboxOutcome(status="malformed", reason=exc.reason,
                           message=f"the notebook could not be read: {exc.en}",
@@ -780,6 +760,8 @@ def run_submission(notebook, assignment: str, student: str | None, course, plans
         except NotebookError as exc:
             notes.append(f"source notebook unreadable ({exc.en}): locked cells not restored")
     cells, cell_notes = prepare_cells(nb, assignment, src_nb)
+    context = _child_context(course_obj, assignment, student)
+    display_cells(cells, context["modules"])      # not run: they need reference code
     _get_zygote().info            # (re)started outside the submission's time budget
     t0 = time.monotonic()
     notes.extend(cell_notes)
@@ -806,8 +788,7 @@ def run_submission(notebook, assignment: str, student: str | None, course, plans
     base = {"assignment": assignment, "student": student,
             "cells": [{"i": c.index, "source": c.source} for c in runnable],
             "plans": plan_enc, "limits": lim, "course_yaml": course_yaml,
-            "mountpoint": scratch, "isolation": isolation,
-            "variant": _variant_for_child(course_obj, assignment, student),
+            "mountpoint": scratch, "isolation": isolation, **context,
             "hide": _hide_list(course_path, notebook, source_notebook, root, course_obj)
             + [os.path.abspath(h) for h in hide],
             "scratch_mb": max(64, 4 * int(lim["file_kb"]) // 1024)}
@@ -817,6 +798,7 @@ def run_submission(notebook, assignment: str, student: str | None, course, plans
     skip_parts: dict[str, tuple[str, str]] = {}
     attempts: list[dict] = []
     answers_by_attempt: list[dict] = []
+    reference_attempts: list[dict] = []
     fn_by_attempt: list[dict] = []
     setup_info: dict = {}
     exit_iso: dict = {}
@@ -845,6 +827,7 @@ def run_submission(notebook, assignment: str, student: str | None, course, plans
             if att.exit:
                 exit_iso = att.exit.get("iso") or {}
             answers_by_attempt.append(st["answers"])
+            reference_attempts.extend(a for a in st["attempts"] if a not in reference_attempts)
             fn_by_attempt.append(st["fn"])
             log = {"attempt": n + 1, "seconds": round(att.seconds, 4), "ended": st["ended"]}
             if att.exit:
@@ -926,7 +909,40 @@ def run_submission(notebook, assignment: str, student: str | None, course, plans
                           answers=full, fn_results=fn_results,
                           cells=[records[i] for i in sorted(records)], parts=parts, lost=lost,
                           attempts=attempts, isolation=iso, notes=notes,
-                          seconds=time.monotonic() - t0)
+                          seconds=time.monotonic() - t0,
+                          reference_attempts=_attempt_questions(reference_attempts, records))
+
+
+def _child_context(course, assignment: str, student: str) -> dict:
+    """What the child gets instead of the questions, the judge and the
+    variant generators: the toolkit modules it may import
+    (:func:`.allowlist.allowed_modules`), the student's variant parameters,
+    the answer variables and their kinds, the public seed of the given
+    cells' demo data — never the seed of the hidden inputs."""
+    from ..judge import variant_of
+    from ..protocol import _kind_of, answer_names
+    from ..variants import public_seed
+    from .allowlist import allowed_modules
+    params, _seed = variant_of(course, assignment, student or None)
+    kinds: dict = {}
+    for (q, p), kind in _kind_of(assignment).items():
+        kinds.setdefault(q, {})[p] = kind
+    return {"modules": allowed_modules(course, assignment), "params": params,
+            "answer_names": answer_names(assignment), "kinds": kinds,
+            "public_seed": public_seed(course, assignment, student or None)}
+
+
+def _attempt_questions(found: list[dict], records: dict) -> list[dict]:
+    """Each attempt with the question of its cell (answer cells) or part."""
+    out = []
+    for a in found:
+        a = dict(a)
+        if "cell" in a and a["cell"] in records and records[a["cell"]].question:
+            a["question"] = records[a["cell"]].question
+        elif "part" in a:
+            a["question"] = a["part"].rsplit(".", 1)[0]
+        out.append(a)
+    return out
 
 
 def _latest(answers_by_attempt: list[dict]) -> dict:
@@ -943,7 +959,7 @@ def _digest(att: _Attempt, runnable: list[Cell], plans: dict, assignment: str,
     names = answer_names(assignment)
     allowed_cells = {c.index for c in runnable}
     out = {"setup": None, "answers": {}, "fn": {}, "done": False, "cell": None, "part": None,
-           "phase": "setup", "ended": 0, "fatal": None, "violation": None}
+           "phase": "setup", "ended": 0, "fatal": None, "violation": None, "attempts": []}
     seen_cells: set[int] = set()
     ended: dict[int, dict] = {}
     for k, (h, blobs) in enumerate(att.frames):
@@ -1014,6 +1030,13 @@ def _digest(att: _Attempt, runnable: list[Cell], plans: dict, assignment: str,
                 out["done"] = True
             elif ev == "note":
                 pass
+            elif ev == "attempt":                # where: the grader's own account, not the child's
+                if len(out["attempts"]) < 50 and h.get("how") in ("import", "open", "gc") and \
+                        _str(h.get("module"), 200):
+                    where = {"cell": out["cell"]} if out["cell"] is not None else \
+                        {"part": out["part"]} if out["part"] is not None else {}
+                    out["attempts"].append({"module": _str(h.get("module"), 200),
+                                            "how": h["how"], **where})
             else:
                 raise wire.WireError(f"unknown message {str(ev)[:40]!r}")
         except (wire.WireError, TypeError, ValueError, KeyError, ArithmeticError,
