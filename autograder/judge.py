@@ -81,16 +81,27 @@ NO_RUNNER = msg("这一部分需要运行你写的函数，这里没有可用的
                 "This part runs the function you wrote; no runner was available here.")
 
 
-def judge_fn_part(q: Question, part, runner, points: float, seed: int) -> QuestionResult:
-    """Credit in proportion to the hidden cases (and gradient check) passed."""
+def fn_tolerance(policy: Policy | None) -> dict | None:
+    """The tolerance a function part is judged with: course.yaml's for the
+    part when it sets one (``policy.tolerance_set``), else ``None`` — the
+    FnSpec's own, see :mod:`autograder.functions`."""
+    if policy is None or not policy.tolerance_set:
+        return None
+    return {"rtol": policy.rtol, "atol": policy.atol, "atol_scale": policy.atol_scale}
+
+
+def judge_fn_part(q: Question, part, runner, points: float, seed: int,
+                  policy: Policy | None = None) -> QuestionResult:
+    """Credit in proportion to the hidden cases (and gradient check) passed,
+    each output compared with :func:`fn_tolerance` ``(policy)``."""
     from .functions import judge_function
     base = dict(question=q.id, part=part.name, max_score=points)
     if runner is None:
         return QuestionResult(score=0.0, status="error", feedback=[NO_RUNNER], **base)
     if hasattr(runner, "for_part"):          # a runner serving recorded results per part
         runner = runner.for_part(f"{q.id}.{part.name}")
-    v = judge_function(part.fn, np.random.default_rng(seed), runner)
-    status = "correct" if v.passed == v.total else ("partial" if v.passed else "wrong")
+    v = judge_function(part.fn, np.random.default_rng(seed), runner, fn_tolerance(policy))
+    status = "correct" if v.fraction == 1 else ("partial" if v.fraction else "wrong")
     how = msg("随机输入与数值梯度检验", "random inputs and a numerical gradient check") \
         if part.fn.grad_check is not None else msg("随机输入", "random inputs")
     summary = msg(f"{part.fn.name}：通过 {v.passed}/{v.total} 项测试（", f"{part.fn.name}: passed "
@@ -150,27 +161,30 @@ def _mistaken(q: Question, params: dict) -> list:
 
 
 def _upstream(q: Question, all_answers: dict, params: dict, policy: Policy, references):
-    """The student's earlier answers that ``q`` uses, coerced to arrays in
-    the reference's shape — or ``None`` when any is missing/invalid or when
-    they all equal the true ones (then ECF adds nothing)."""
+    """The student's earlier answers that ``q`` uses (``q.uses``, inside ``q``
+    too), coerced to arrays in the reference's shape — or ``None`` when they
+    all equal the true ones (then ECF adds nothing). An answer that is
+    missing or unusable (invalid, another shape) is replaced by the true
+    value, so the parts that follow from the *other* answers still carry
+    forward; ``q.build(params, upstream)`` then always gets every name."""
     if not q.uses:
         return None
     from .questions import get_question
-    values, all_true = {}, True
+    values, differs = {}, False
     for ref_name in q.uses:
         qid, part_name = ref_name.rsplit(".", 1)
         earlier_q = get_question(f"{q.assignment}.{qid}")
         given = all_answers.get(qid, {}).get(part_name)
-        if is_missing(given):
-            return None
         true = references(earlier_q)[part_name]
-        c = check_array(given, true, rtol=policy.rtol, atol=policy.atol,
-                        atol_scale=policy.atol_scale, shape_policy="lenient")
-        if c.aligned is None:
-            return None
+        c = None if is_missing(given) else check_array(
+            given, true, rtol=policy.rtol, atol=policy.atol, atol_scale=policy.atol_scale,
+            shape_policy="lenient")
+        if c is None or c.aligned is None:
+            values[part_name] = np.array(true, dtype=np.float64)
+            continue
         values[part_name] = c.aligned
-        all_true &= c.ok
-    return None if all_true else values
+        differs |= not c.ok
+    return values if differs else None
 
 
 def grade_question(q: Question, all_answers: dict, params: dict, policy,
@@ -195,7 +209,8 @@ def grade_question(q: Question, all_answers: dict, params: dict, policy,
             ecf_reference = q.build(params, upstream)
         except (ValueError, FloatingPointError, ArithmeticError):
             ecf_reference = None           # the student's values make no sense to rebuild from
-    return [judge_fn_part(q, p, runner, float(points.get(p.name, 1.0)), seed) if p.kind == "fn"
+    return [judge_fn_part(q, p, runner, float(points.get(p.name, 1.0)), seed, policy_of(p.name))
+            if p.kind == "fn"
             else judge_part(q, p.name, answers.get(p.name), params, policy_of(p.name),
                             float(points.get(p.name, 1.0)), reference, ecf_reference, mistaken)
             for p in q.parts]
@@ -241,7 +256,8 @@ def policy_for(course, qid: str, part: str | None) -> Policy:
                   shape_credit=1.0 - course.shape_policy.penalty,
                   ecf=course.ecf.policy, ecf_credit=course.ecf.fraction,
                   leading_term_credit=course.order.leading_term_fraction,
-                  formula_time_limit=course.formula.time_limit_s, language=course.language)
+                  formula_time_limit=course.formula.time_limit_s, language=course.language,
+                  tolerance_set=tol != course.tolerance)
 
 
 def variant_of(course, assignment: str, student_id: str | None) -> tuple[dict, int]:

@@ -44,6 +44,10 @@ MISTAKES: dict[str, Message] = {
     "lr_not_applied": msg(
         "更新时没有乘学习率：θ ← θ − η ∇L。",
         "The learning rate was not applied in the update: θ ← θ − η ∇L."),
+    "wrong_learning_rate": msg(
+        "更新用的学习率不是题目给的 η（例如用了 0.1）：θ ← θ − η ∇L，η 用题目给出的值。",
+        "The update used another learning rate than the question's η (0.1, say): "
+        "θ ← θ − η ∇L with the η given."),
     "gradient_ascent": msg(
         "沿梯度方向上升了：梯度下降是 θ ← θ − η ∇L，不是 θ + η ∇L。",
         "Gradient ascent: descent is θ ← θ − η ∇L, not θ + η ∇L."),
@@ -108,6 +112,13 @@ MISTAKES: dict[str, Message] = {
     "bce_gradient_at_output": msg(
         "这是 ∂L/∂a，不是 ∂L/∂z：还要用链式法则乘上 ∂a/∂z，再化简。",
         "That is ∂L/∂a, not ∂L/∂z: multiply by ∂a/∂z (chain rule), then simplify."),
+    "numerically_unstable": msg(
+        "数值不稳定：计算中 exp 溢出（或出现 0 除、inf − inf），即使结果看起来对也不行。"
+        "只对非正数取 exp：σ(x) 用 e^{−|x|}，log-softmax 先减去最大值 m：x − m − log Σ e^{x−m}。",
+        "Not numerically stable: exp overflows while computing it (or a division by zero, "
+        "inf − inf happens), even if the result looks right. Take exp of non-positive numbers "
+        "only: e^{−|x|} for σ(x); for log-softmax subtract the maximum m first: "
+        "x − m − log Σ e^{x−m}."),
     # -- A7: pooling ----------------------------------------------------------------
     "avgpool_not_divided": msg(
         "平均池化的梯度没有除以 K²：窗口中每个位置得到 dout/K²。",

@@ -101,7 +101,7 @@ def setup(assignment: str, student_id: str = "") -> Session:
     course = find_course()
     course.assignment(assignment)                 # a clear error for an unknown id
     owner = os.environ.get("NNGRADE_STUDENT", "").strip()
-    typed = (student_id or "").strip() if isinstance(student_id, str) else ""
+    typed = typed_student_id(student_id)
     student = owner or typed or os.environ.get("JUPYTERHUB_USER", "").strip() or None
     params, seed = variant_of(course, assignment, student)
     public = variant_seed(course.course_id + course.variants.key(), assignment,
@@ -111,6 +111,24 @@ def setup(assignment: str, student_id: str = "") -> Session:
     if mode == "interactive":
         _announce(_SESSION, typed)
     return _SESSION
+
+
+def typed_student_id(value) -> str:
+    """The ``STUDENT_ID`` cell's value as text: a string (stripped), or an
+    integer typed without quotes (``2023012345`` → ``"2023012345"``); ``None``
+    or ``""`` is no id. Anything else (a float, which may have lost digits;
+    a list) raises a bilingual ``TypeError``: never silently "no id"."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    raise TypeError(msg(
+        f"STUDENT_ID 应是学号文本，例如 STUDENT_ID = \"2023012345\"（带引号），"
+        f"现在是 {type(value).__name__}：{value!r}。",
+        f"STUDENT_ID should be your id as text, e.g. STUDENT_ID = \"2023012345\" (in "
+        f"quotes); it is a {type(value).__name__}: {value!r}.").render("zh+en"))
 
 
 def _announce(s: Session, typed: str) -> None:

@@ -280,8 +280,8 @@ def _log_softmax_cases(rng):
             (rng.uniform(-1000, 1000, (3, 4)),)]
 
 
-SIGMOID = FnSpec("sigmoid", _sigmoid_cases, sigmoid)
-LOG_SOFTMAX = FnSpec("log_softmax", _log_softmax_cases, log_softmax)
+SIGMOID = FnSpec("sigmoid", _sigmoid_cases, sigmoid, stable=True)
+LOG_SOFTMAX = FnSpec("log_softmax", _log_softmax_cases, log_softmax, stable=True)
 
 
 # -- questions -------------------------------------------------------------------------

@@ -106,6 +106,9 @@ class Policy:
     leading_term_credit: float = 0.5    # cost formulas: right leading term only
     formula_time_limit: float = 2.0
     language: str = "zh+en"
+    #: course.yaml sets a tolerance (profile or override) for this part or its
+    #: question: then it also wins over a function part's FnSpec rtol/atol
+    tolerance_set: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
