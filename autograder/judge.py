@@ -33,7 +33,7 @@ import numpy as np
 
 from .i18n import msg
 from .mistakes import mistake_text
-from .numeric import InvalidAnswer, check_array
+from .numeric import SIG_DIGITS, InvalidAnswer, check_array, significant_digits
 from .questions.base import CARRIED, MISSING, Policy, Question, is_missing
 from .results import AssignmentResult, QuestionResult
 
@@ -112,20 +112,46 @@ def judge_fn_part(q: Question, part, runner, points: float, seed: int,
                           details={"passed": v.passed, "total": v.total}, **base)
 
 
+def _digits_note(k: int):
+    """The precision note: the answer agrees to ``k`` significant digits."""
+    return msg(f"你的答案与正确值只有 {k} 位有效数字一致；请至少保留 {SIG_DIGITS} 位。",
+               f"Your answer agrees to {k} significant digit{'s' if k > 1 else ''}; "
+               f"keep at least {SIG_DIGITS}.")
+
+
+def _too_few_digits(part, value, reference) -> int | None:
+    """``k`` when a number answer agrees with the reference to 1 ≤ k < 4
+    significant digits (rounded or cut off too early), else ``None``."""
+    if part.kind != "num" or value is None:
+        return None
+    try:
+        k = significant_digits(value, np.asarray(reference, dtype=np.float64))
+    except (TypeError, ValueError):
+        return None
+    return k if 1 <= k < SIG_DIGITS else None
+
+
 def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy,
                points: float, reference: dict, ecf_reference: dict | None,
-               mistaken=None) -> QuestionResult:
+               mistaken=None, lecture=None) -> QuestionResult:
     """``mistaken()`` returns ``[(mistake, wrong answers)]`` for ``q`` (built
-    once per question by :func:`grade_question`; built here when absent)."""
+    once per question by :func:`grade_question`; built here when absent);
+    ``lecture()`` the references for the lecture's numbers, or ``None`` when
+    they are the student's own (an answer right for them is named
+    ``lecture_numbers``). A number answer that agrees to fewer than
+    :data:`~autograder.numeric.SIG_DIGITS` significant digits gets a note
+    saying how many (named ``too_few_digits`` when it costs the part)."""
     part = q.part(part_name)
     base = dict(question=q.id, part=part_name, max_score=points)
     if is_missing(answer):
         return QuestionResult(score=0.0, status="missing", feedback=[MISSING], **base)
     if isinstance(answer, InvalidAnswer):    # rejected where it was collected (see protocol)
         return QuestionResult(score=0.0, status="invalid", feedback=[answer.message], **base)
-    ok, status, message, _ = _compare(part, answer, reference[part_name], policy)
+    ok, status, message, value = _compare(part, answer, reference[part_name], policy)
+    digits = _too_few_digits(part, value, reference[part_name])
     if ok:
-        return QuestionResult(score=points, status="correct", feedback=[message], **base)
+        notes = [_digits_note(digits)] if digits else []
+        return QuestionResult(score=points, status="correct", feedback=[message, *notes], **base)
     if status == "invalid":
         return QuestionResult(score=0.0, status="invalid", feedback=[message], **base)
     if status == "shape":
@@ -152,6 +178,15 @@ def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy
                 diagnosis = mistake.id
                 feedback.append(mistake.text)
                 break
+    if diagnosis is None and part.kind == "num":
+        other = lecture() if lecture else None
+        if other is not None and part_name in other and \
+                _compare(part, answer, other[part_name], policy)[0]:
+            diagnosis = "lecture_numbers"
+            feedback.append(mistake_text(diagnosis))
+        elif digits:
+            diagnosis = "too_few_digits"
+            feedback.append(_digits_note(digits))
     return QuestionResult(score=0.0, status="wrong", feedback=feedback, diagnosis=diagnosis,
                           **base)
 
@@ -203,7 +238,10 @@ def grade_question(q: Question, all_answers: dict, params: dict, policy,
     reference = references(q)
     upstream = _upstream(q, all_answers, params, policy_of(None), references)
     mistaken = functools.cache(lambda: _mistaken(q, params))   # only wrong answers need them
+    lecture = functools.cache(lambda: _lecture_reference(q, params))
     ecf_reference = None
+    if upstream is not None and _from_lecture(q, upstream, params, policy_of(None), references):
+        upstream = None                    # copied from the lecture: not the student's own work
     if upstream is not None:
         try:
             ecf_reference = q.build(params, upstream)
@@ -212,8 +250,43 @@ def grade_question(q: Question, all_answers: dict, params: dict, policy,
     return [judge_fn_part(q, p, runner, float(points.get(p.name, 1.0)), seed, policy_of(p.name))
             if p.kind == "fn"
             else judge_part(q, p.name, answers.get(p.name), params, policy_of(p.name),
-                            float(points.get(p.name, 1.0)), reference, ecf_reference, mistaken)
+                            float(points.get(p.name, 1.0)), reference, ecf_reference, mistaken,
+                            lecture)
             for p in q.parts]
+
+
+def _from_lecture(q: Question, upstream: dict, params: dict, policy: Policy,
+                  references) -> bool:
+    """Whether one of the (wrong) earlier answers ``q`` carries forward is
+    the lecture's number where the student has their own (then nothing is
+    carried forward: copying the lecture earns no consistency)."""
+    from .questions import get_question
+    tol = dict(rtol=policy.rtol, atol=policy.atol, atol_scale=policy.atol_scale,
+               shape_policy="lenient")
+    for ref_name in q.uses:
+        qid, part_name = ref_name.rsplit(".", 1)
+        earlier = get_question(f"{q.assignment}.{qid}")
+        if check_array(upstream[part_name], references(earlier)[part_name], **tol).ok:
+            continue                       # right (or standing in for a missing answer)
+        lecture = _lecture_reference(earlier, params)
+        if lecture is not None and part_name in lecture and \
+                check_array(upstream[part_name], lecture[part_name], **tol).ok:
+            return True
+    return False
+
+
+def _lecture_reference(q: Question, params: dict) -> dict | None:
+    """``q``'s references for the lecture's numbers, or ``None`` when
+    ``params`` are the lecture's (nothing to tell apart) or they cannot be
+    built."""
+    from .variants import variant_params
+    lecture = variant_params(q.assignment, None)
+    if lecture == params:
+        return None
+    try:
+        return q.reference(lecture)
+    except (ValueError, KeyError, TypeError, ArithmeticError):
+        return None
 
 
 def _reference_memo(params: dict):

@@ -80,7 +80,10 @@ import numpy as np
 from .i18n import Message, msg
 
 __all__ = ["Check", "InvalidAnswer", "check_array", "coerce_array",
-           "format_shape", "MAX_DEPTH", "MAX_SIZE"]
+           "format_shape", "MAX_DEPTH", "MAX_SIZE", "SIG_DIGITS", "significant_digits"]
+
+#: significant digits the notebooks ask hand-computed answers to keep
+SIG_DIGITS = 4
 
 #: deepest nesting of lists/tuples accepted (NumPy itself allows 64 dims)
 MAX_DEPTH = 32
@@ -463,3 +466,29 @@ def check_array(answer: Any, reference: Any, *, rtol: float, atol: float,
         en_core += f" Also, the shape is {giv_s} where {exp_s} is expected."
     return Check(ok=False, status="wrong",
                  message=msg(zh_name + zh_core, en_name + en_core), **common)
+
+
+def significant_digits(answer: np.ndarray, reference: np.ndarray, most: int = 15) -> int:
+    """How many significant digits every entry of ``answer`` agrees with
+    ``reference`` to: the largest ``k`` (at most ``most``) such that each
+    entry is within one unit of the k-th significant digit of the reference
+    entry (``|a − r| ≤ 10^(⌊log10 |r|⌋ − k + 1)``; so rounding and cutting
+    off both count); an entry whose reference is 0 is measured on the scale
+    of the array's largest entry. 0: not even the first digit agrees.
+    Both arrays must have the same shape."""
+    a = np.asarray(answer, dtype=np.float64)
+    r = np.asarray(reference, dtype=np.float64)
+    if a.shape != r.shape or a.size == 0:
+        return 0
+    absr = np.abs(r)
+    scale = float(absr.max())
+    if scale == 0:
+        return most if not np.any(a) else 0
+    with np.errstate(all="ignore"):
+        exponent = np.floor(np.log10(np.where(absr > 0, absr, scale)))
+        err = np.abs(a - r)
+        for k in range(most, 0, -1):
+            unit = 10.0 ** (exponent - k + 1)
+            if np.all(err <= unit * (1 + 1e-9)):
+                return k
+    return 0

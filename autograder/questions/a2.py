@@ -132,6 +132,19 @@ def _negative_branch_wrong(p=None):
             "elu": sp.Piecewise((sp.diff(pos, x), cond), (neg, True))}
 
 
+def _leaky_branch_underived(p=None):
+    """Leaky ReLU's derivative with the γ branch left as it is, γx, not differentiated."""
+    f, x, gamma, _ = _defs()
+    (pos, cond), (neg, _) = f["leaky_relu"].args
+    return {"leaky_relu": sp.Piecewise((sp.diff(pos, x), cond), (neg, True))}
+
+
+def _relu_itself(p=None):
+    """ReLU(x) = max(0, x) given where its derivative is asked."""
+    f, _, _, _ = _defs()
+    return {"relu": f["relu"]}
+
+
 def _softplus_inner_dropped(p=None):
     """d/du log(u) at u = 1 + eˣ: the inner derivative eˣ dropped."""
     f, x, _, _ = _defs()
@@ -257,12 +270,18 @@ def _jacobian_without_delta(x):
     return log_softmax_jacobian(x) - np.eye(np.shape(x)[-1])
 
 
+def _jacobian_one_minus(x):
+    """``1 − softmax_j`` everywhere: δ_ij taken as 1 for every i, j."""
+    return log_softmax_jacobian(x) - np.eye(np.shape(x)[-1]) + 1.0
+
+
 JACOBIAN = FnSpec(
     "log_softmax_jacobian", _jacobian_cases, log_softmax_jacobian,
     grad_check=GradCheck("log_softmax", lambda args: [args[0]], 0,
                          lambda args: _weights(len(args[0])),
                          lambda out: _weights(len(out)) @ np.asarray(out, dtype=np.float64)),
     mistakes=(("log_softmax_missing_delta", _jacobian_without_delta),
+              ("log_softmax_missing_delta", _jacobian_one_minus),
               ("jacobian_transposed", _transposed_jacobian)))
 
 EXTREMES = np.array([-1000.0, -745.0, -40.0, -1.0, 0.0, 1.0, 40.0, 745.0, 1000.0])
@@ -309,6 +328,8 @@ Q2 = Question(
     mistakes=(
         Mistake("relu_derivative_when_off", _relu_on_everywhere),
         Mistake("negative_branch_derivative", _negative_branch_wrong),
+        Mistake("negative_branch_derivative", _leaky_branch_underived),
+        Mistake("function_for_relu_derivative", _relu_itself),
         Mistake("chain_rule_missing_inner", _softplus_inner_dropped),
         Mistake("wrong_variable", _prelu_in_x),
     ),
@@ -324,7 +345,9 @@ Q3 = Question(
            Part("jacobian", kind="fn", fn=JACOBIAN)),
     build=log_softmax_answers,
     mistakes=(Mistake("log_softmax_missing_delta",
-                      lambda p: {"grad": log_softmax_grad().subs(sp.KroneckerDelta(I, J), 0)}),),
+                      lambda p: {"grad": log_softmax_grad().subs(sp.KroneckerDelta(I, J), 0)}),
+              Mistake("log_softmax_missing_delta",          # 1 − softmax_j: δ_ij as 1 always
+                      lambda p: {"grad": log_softmax_grad().subs(sp.KroneckerDelta(I, J), 1)})),
 )
 
 Q4 = Question(

@@ -48,9 +48,12 @@ def forward(p, up=None):
     return {"z1": z1, "y_hat": y_hat, "L": loss}
 
 
-def gradients(p, up=None, relu_grad_off=0.0):
+def gradients(p, up=None, relu_grad_off=0.0, relu_for_grad=False):
     """nn_core's backward pass; with ``up`` the caches hold the student's
-    ``z1`` and ``ŷ``. ``relu_grad_off=1`` models "ReLU' = 1 for an off unit"."""
+    ``z1`` and ``ŷ``. ``relu_grad_off=1`` models "ReLU' = 1 for an off unit";
+    ``relu_for_grad`` ReLU(z) multiplied in where ReLU'(z) belongs."""
+    if relu_for_grad:
+        return _relu_for_grad(p)
     a = _arrays(p)
     net = network(a)
     z1 = up["z1"] if up else net.layers[0].forward(a["x"])[0]
@@ -62,6 +65,19 @@ def gradients(p, up=None, relu_grad_off=0.0):
     dh, g2 = net.layers[2].backward(dz2, h)
     dz1 = net.layers[1].backward(dh, z1)[0] + relu_grad_off * dh * (z1 <= 0)
     _, g1 = net.layers[0].backward(dz1, a["x"])
+    return {"dW2": g2["W"], "db2": g2["b"], "dW1": g1["W"], "db1": g1["b"]}
+
+
+def _relu_for_grad(p):
+    a = _arrays(p)
+    net = network(a)
+    z1 = net.layers[0].forward(a["x"])[0]
+    h = np.maximum(z1, 0)
+    z2 = net.layers[2].forward(h)[0]
+    _, dy = half_squared_error(np.maximum(z2, 0), a["y"])
+    dz2 = np.maximum(z2, 0) * dy                       # ReLU(z2) for ReLU'(z2)
+    dh, g2 = net.layers[2].backward(dz2, h)
+    _, g1 = net.layers[0].backward(np.maximum(z1, 0) * dh, a["x"])
     return {"dW2": g2["W"], "db2": g2["b"], "dW1": g1["W"], "db1": g1["b"]}
 
 
@@ -102,14 +118,23 @@ def update(p, up=None, sign=1.0, stale_W2=False, lr=None):
 
 
 def stale_gradients(p):
-    """q2's gradients when W2, b2 were updated before backpropagating into
-    the first layer: dW2, db2 right, dW1, db1 through the new W2."""
+    """q2's first-layer gradients when W2 was updated before backpropagating
+    into the first layer: δ1 = ReLU'(z1) ⊙ (W2'ᵀ δ2) with the new
+    ``W2' = W2 − η dW2`` and the old δ2."""
     a = _arrays(p)
-    g = gradients(p)
-    lr = float(p["lr"])
-    late = gradients({**p, "W2": (a["W2"] - lr * g["dW2"]).tolist(),
-                      "b2": (a["b2"] - lr * g["db2"]).tolist()})
-    return {"dW1": late["dW1"], "db1": late["db1"]}
+    net = network(a)
+    z1 = net.layers[0].forward(a["x"])[0]
+    h = np.maximum(z1, 0)
+    z2 = net.layers[2].forward(h)[0]
+    _, dy = half_squared_error(np.maximum(z2, 0), a["y"])
+    dz2, _ = net.layers[3].backward(dy, z2)
+    _, g2 = net.layers[2].backward(dz2, h)
+    W2_new = a["W2"] - float(p["lr"]) * g2["W"]
+    late = Linear(2, 1, W=W2_new, b=a["b2"])
+    dh, _ = late.backward(dz2, h)
+    dz1 = net.layers[1].backward(dh, z1)[0]
+    _, g1 = net.layers[0].backward(dz1, a["x"])
+    return {"dW1": g1["W"], "db1": g1["b"]}
 
 
 def _scaled(p, factor):
@@ -137,6 +162,7 @@ Q2 = Question(
         Mistake("sign_error", lambda p: _scaled(p, -1.0)),
         Mistake("dropped_half", lambda p: _scaled(p, 2.0)),
         Mistake("updated_before_all_gradients", stale_gradients),
+        Mistake("relu_for_derivative", lambda p: gradients(p, relu_for_grad=True)),
     ),
 )
 
@@ -154,6 +180,8 @@ Q3 = Question(
     mistakes=(
         Mistake("gradient_ascent", lambda p: update(p, sign=-1.0)),
         Mistake("updated_before_all_gradients", lambda p: update(p, stale_W2=True)),
+        Mistake("updated_before_all_gradients",
+                lambda p: update(p, {**gradients(p), **stale_gradients(p)})),
         *(Mistake("wrong_learning_rate", lambda p, r=r: update(p, lr=r)) for r in OTHER_RATES),
     ),
 )

@@ -190,6 +190,30 @@ def _maxpool_overwritten(dout, x, K, stride):
     return dx
 
 
+def _maxpool_tied(dout, x, K, stride, pick):
+    """Max-pooling backward where ``pick(window)`` is the mask of the cells a
+    window's gradient goes to (overlaps add up)."""
+    x, dout = np.asarray(x, dtype=np.float64), np.asarray(dout, dtype=np.float64)
+    K, s = int(K), int(stride)
+    dx = np.zeros_like(x)
+    for i, j in np.ndindex(dout.shape):
+        window = x[i * s:i * s + K, j * s:j * s + K]
+        dx[i * s:i * s + K, j * s:j * s + K] += pick(window) * dout[i, j]
+    return dx
+
+
+def _last_max(window):
+    flat = window.reshape(-1)
+    mask = np.zeros(flat.size)
+    mask[flat.size - 1 - int(np.argmax(flat[::-1]))] = 1.0
+    return mask.reshape(window.shape)
+
+
+#: ties broken otherwise than by the stated rule: every tied cell, or the last one
+MAXPOOL_TIES = (("maxpool_ties", lambda d, x, K, s: _maxpool_tied(d, x, K, s,
+                                                                  lambda w: (w == w.max()) * 1.0)),
+                ("maxpool_ties", lambda d, x, K, s: _maxpool_tied(d, x, K, s, _last_max)))
+
 MAXPOOL_SPREAD = (("maxpool_spread", _maxpool_spread_evenly), ("maxpool_spread", _maxpool_copied))
 
 CONV_DELTA = FnSpec(
@@ -205,7 +229,8 @@ CONV_DW = FnSpec(
         lambda args: [args[1], np.zeros((np.shape(args[1])[0] - np.shape(args[0])[0] + 1,) * 2)],
         1, lambda args: args[0]))
 MAXPOOL = FnSpec("maxpool_backward", _maxpool_cases, maxpool_backward_reference,
-                 grad_check=_pool_grad_check("maxpool_forward"), mistakes=MAXPOOL_SPREAD)
+                 grad_check=_pool_grad_check("maxpool_forward"),
+                 mistakes=MAXPOOL_SPREAD + MAXPOOL_TIES)
 AVGPOOL = FnSpec("avgpool_backward", _avgpool_cases, avgpool_backward_reference,
                  grad_check=_pool_grad_check("avgpool_forward"),
                  mistakes=(("avgpool_not_divided", _avgpool_not_divided),))
