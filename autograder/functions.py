@@ -224,8 +224,8 @@ def not_callable(name: str, value) -> dict:
         return {"ok": False, "error": f"function {name} is not defined (run its cell)",
                 "error_zh": f"函数 {name} 未定义（请运行定义它的单元格）"}
     kind = type(value).__name__
-    return {"ok": False, "error": f"{name} is a {kind}, not a function",
-            "error_zh": f"{name} 是 {kind}，不是函数"}
+    return {"ok": False, "error": f"{name} is not a function (its type is {kind})",
+            "error_zh": f"{name} 不是函数（它的类型是 {kind}）"}
 
 
 def _matches(got, want, spec: FnSpec, tol: dict | None = None) -> tuple[bool, Message | None]:
@@ -290,7 +290,7 @@ def judge_function(spec: FnSpec, rng: np.random.Generator, runner,
 
 _RUNNER_ERRORS_ZH = (
     (re.compile(r"function (\w+) is not defined.*"), "函数 {0} 未定义（请运行定义它的单元格）"),
-    (re.compile(r"(\w+) is a (\w+), not a function"), "{0} 是 {1}，不是函数"),
+    (re.compile(r"(\w+) is not a function \(its type is (\w+)\)"), "{0} 不是函数（它的类型是 {1}）"),
     (re.compile(r"FloatingPointError: (.*)"), "浮点溢出或无效运算（FloatingPointError: {0}）"),
 )
 
@@ -360,9 +360,17 @@ def _finite_difference_check(spec, plan, results) -> tuple[bool, Message | None]
     for j in range(x.size):
         plus, minus = results.get(f"{g.forward}#fd{j}+", {}), results.get(f"{g.forward}#fd{j}-", {})
         if not (plus.get("ok") and minus.get("ok")):
-            return False, msg(f"无法做数值梯度检验：{g.forward} 出错或未定义。",
-                              f"numerical gradient check impossible: {g.forward} failed or "
-                              f"is not defined.")
+            bad = minus if plus.get("ok") else plus
+            if str(bad.get("error", "")).startswith(f"function {g.forward} is not defined"):
+                return False, msg(
+                    f"无法做数值梯度检验：{g.forward} 未定义。请先运行定义 {g.forward} 的单元格"
+                    f"（笔记本中给出的代码），再运行检查。",
+                    f"numerical gradient check impossible: {g.forward} is not defined. Run "
+                    f"the cell that defines {g.forward} (the code given in the notebook) "
+                    f"first, then the check.")
+            return False, msg(f"无法做数值梯度检验：{g.forward} 出错：{_error_zh(bad)}",
+                              f"numerical gradient check impossible: {g.forward} failed: "
+                              f"{bad.get('error', 'no result')}")
         fp, fm = np.asarray(plus["value"]), np.asarray(minus["value"])
         if fp.shape != dout.shape or fm.shape != dout.shape:
             return False, msg(f"{g.forward} 的输出形状 {fp.shape} 与上游梯度 {dout.shape} 不符。",

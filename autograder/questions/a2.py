@@ -5,7 +5,7 @@ mathematically equal form is right). The symbols each may use::
 
     q1  dsigmoid, d2sigmoid     x                 σ'(x), σ''(x)
     q2  tanh, relu, softplus    x                 tanh'(x), ReLU'(x), softplus'(x)
-        relu_at_0               (none)            ReLU'(0): a number (nn_core: 0)
+        relu_at_0               (a number part)   ReLU'(0): a number (nn_core: 0)
         leaky_relu, elu         x, gamma (γ)      LeakyReLU'(x), ELU'(x)   (slope / parameter γ)
         prelu                   x, gamma_i (γ_i)  ∂PReLU_i(x)/∂γ_i
     q3  grad                    i, j, softmax_j   ∂ log softmax(x)_i / ∂x_j   (s_j = softmax_j;
@@ -111,7 +111,7 @@ def _defs():
 def activation_derivatives(p=None, up=None):
     f, x, _, gamma_i = _defs()
     return {"tanh": sp.diff(f["tanh"], x), "relu": sp.diff(f["relu"], x),
-            "relu_at_0": sp.nsimplify(float(relu_grad(np.float64(0.0)))),
+            "relu_at_0": float(relu_grad(np.float64(0.0))),          # a number part
             "leaky_relu": sp.diff(f["leaky_relu"], x), "elu": sp.diff(f["elu"], x),
             "softplus": sp.diff(f["softplus"], x), "prelu": sp.diff(f["prelu"], gamma_i)}
 
@@ -120,7 +120,7 @@ def _relu_on_everywhere(p=None):
     """ReLU'(x) taken as its x > 0 value, 1, also where the unit is off."""
     f, x, _, _ = _defs()
     on = sp.diff(f["relu"], x).subs(x, 1)          # the derivative where the unit is on
-    return {"relu": on, "relu_at_0": on}
+    return {"relu": on, "relu_at_0": float(on)}
 
 
 def _negative_branch_wrong(p=None):
@@ -319,7 +319,7 @@ Q2 = Question(
     id="A2.q2",
     title=msg("tanh、ReLU、Leaky ReLU、ELU、softplus 的导数与 PReLU 对 γ_i 的导数",
               "Derivatives of tanh, ReLU, Leaky ReLU, ELU and softplus; PReLU's with respect to γ_i"),
-    parts=(_sym("tanh", "x"), _sym("relu", "x"), _sym("relu_at_0"),
+    parts=(_sym("tanh", "x"), _sym("relu", "x"), Part("relu_at_0"),     # a number
            _sym("leaky_relu", "x", "gamma", domain={"gamma": (0.01, 0.5)}),
            _sym("elu", "x", "gamma", domain={"gamma": (0.5, 2.0)}),
            _sym("softplus", "x"),
