@@ -99,6 +99,9 @@ class FnSpec:
     #: the question asks for a numerically stable function: hidden calls run
     #: with floating-point overflow/division/invalid raised (module docstring)
     stable: bool = False
+    #: what the hidden inputs must keep for the part to have its point:
+    #: ``keeps(cases)`` returns a problem (text) or ``None`` (``nngrade audit``)
+    keeps: Callable[[list], str | None] | None = None
 
     def tolerance(self) -> dict:
         """The spec's own tolerance (``DEFAULT_TOLERANCE`` where it sets none)."""

@@ -141,6 +141,24 @@ def _scaled(p, factor):
     return {k: factor * v for k, v in gradients(p).items()}
 
 
+#: how far from the kink z = 0 every hidden unit's z1 must be in a variant
+KINK_MARGIN = 0.05
+
+
+def keeps_an_off_unit(p) -> str | None:
+    """A4's point: one hidden unit off (ReLU' = 0 matters), every unit and the
+    output clearly away from the kink, the output short of its target."""
+    f = forward(p)
+    z1, y_hat = np.asarray(f["z1"]), float(np.asarray(f["y_hat"]).reshape(-1)[0])
+    if not np.any(z1 <= -KINK_MARGIN):
+        return f"no hidden unit is off (z1 = {z1.tolist()})"
+    if np.any(np.abs(z1) < KINK_MARGIN):
+        return f"a hidden unit is within {KINK_MARGIN} of the kink (z1 = {z1.tolist()})"
+    if not KINK_MARGIN <= y_hat < float(np.asarray(p["y"]).reshape(-1)[0]):
+        return f"the output ŷ = {y_hat:g} is off or not short of the target"
+    return None
+
+
 Q1 = Question(
     id="A4.q1",
     title=msg("前向传播：z1、ŷ、L", "Forward pass: z1, ŷ, L"),
@@ -164,6 +182,7 @@ Q2 = Question(
         Mistake("updated_before_all_gradients", stale_gradients),
         Mistake("relu_for_derivative", lambda p: gradients(p, relu_for_grad=True)),
     ),
+    keeps=keeps_an_off_unit,
 )
 
 #: learning rates a student may use instead of the question's η (habitual defaults)

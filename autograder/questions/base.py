@@ -66,6 +66,9 @@ class Question:
     build: Callable[[dict, dict | None], dict] | None
     uses: tuple[str, ...] = ()                # earlier answers ("q1.h") ECF rebuilds from
     mistakes: tuple[Mistake, ...] = ()
+    #: what a variant must keep for the question to have its point:
+    #: ``keeps(params)`` returns a problem (text) or ``None`` (``nngrade audit``)
+    keeps: Callable[[dict], str | None] | None = None
 
     def __post_init__(self):
         ids = [m.id for m in self.mistakes]
