@@ -13,7 +13,16 @@ Order of judgement for a part:
    true ones) → ``Policy.ecf_fraction`` credit, ``carried_forward=True``;
 5. otherwise no credit; if the answer equals one of the question's
    catalogued mistakes, the feedback names it and points at the formula
-   (a cost formula is diagnosed when its leading term is the mistake's).
+   (a cost formula is diagnosed when its leading term is the mistake's);
+   else a number answer right for the lecture's numbers (where the student
+   has their own variant) is named ``lecture_numbers``, and one that
+   agrees to fewer than 4 significant digits ``too_few_digits`` (a right
+   answer with so few digits gets the note too, without losing points).
+
+Error carried forward rebuilds from the earlier answers ``q.uses`` names
+(inside the question too); one that is missing or unusable stands in as
+its true value, and nothing is carried forward from an earlier answer that
+is the lecture's number in a student's own variant.
 
 Function parts (:func:`judge_fn_part`) earn the share of hidden checks
 passed; when every failing case returns what one of the
