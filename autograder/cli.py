@@ -16,6 +16,7 @@
                                                the student's machine)
     nngrade tokens    ROSTER                   per-student tokens for a standalone service
     nngrade demo                               grade the example class end to end
+    nngrade audit     [ASSIGNMENT…]            check the grading itself (mistakes named, variants sound)
 
 ``ROOT`` is an nbgrader course directory (``submitted/<student>/<A>/…``) or
 a folder of ``<student>.ipynb`` files. Results are kept in
@@ -557,6 +558,26 @@ def _demo_course(path: Path, root: Path) -> Path:
         if not link.exists():
             link.symlink_to(path.parent / folder, target_is_directory=True)
     return target
+
+
+@main.command()
+@click.argument("assignments", nargs=-1)
+@click.option("--course", "course_opt", help=COURSE_HELP)
+@click.option("--student", "students", multiple=True,
+              help="student variants to sample besides the lecture's numbers "
+                   "[audit-0001 … audit-0003]")
+@click.option("--verbose", "-v", is_flag=True, help="print every check, not only the failures")
+def audit(assignments, course_opt, students, verbose):
+    """Check the grading itself: references, blanks and every catalogued
+    mistake through the production judge, for the lecture's numbers and
+    sample variants (exit status 1 when a check fails)."""
+    from .audit import SAMPLE_STUDENTS, print_table, run_audit
+    course, _path = _load(course_opt)
+    aids = [_assignment(course, a) for a in assignments] or list(course.assignments)
+    rows = run_audit(course, aids, tuple(students) or SAMPLE_STUDENTS)
+    print_table(rows, verbose=verbose)
+    if any(not r.ok for r in rows):
+        sys.exit(1)
 
 
 def run() -> None:

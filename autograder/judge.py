@@ -13,7 +13,16 @@ Order of judgement for a part:
    true ones) → ``Policy.ecf_fraction`` credit, ``carried_forward=True``;
 5. otherwise no credit; if the answer equals one of the question's
    catalogued mistakes, the feedback names it and points at the formula
-   (a cost formula is diagnosed when its leading term is the mistake's).
+   (a cost formula is diagnosed when its leading term is the mistake's);
+   else a number answer right for the lecture's numbers (where the student
+   has their own variant) is named ``lecture_numbers``, and one that
+   agrees to fewer than 4 significant digits ``too_few_digits`` (a right
+   answer with so few digits gets the note too, without losing points).
+
+Error carried forward rebuilds from the earlier answers ``q.uses`` names
+(inside the question too); one that is missing or unusable stands in as
+its true value, and nothing is carried forward from an earlier answer that
+is the lecture's number in a student's own variant.
 
 Function parts (:func:`judge_fn_part`) earn the share of hidden checks
 passed; when every failing case returns what one of the
@@ -33,7 +42,7 @@ import numpy as np
 
 from .i18n import msg
 from .mistakes import mistake_text
-from .numeric import InvalidAnswer, check_array
+from .numeric import SIG_DIGITS, InvalidAnswer, check_array, significant_digits
 from .questions.base import CARRIED, MISSING, Policy, Question, is_missing
 from .results import AssignmentResult, QuestionResult
 
@@ -81,16 +90,27 @@ NO_RUNNER = msg("这一部分需要运行你写的函数，这里没有可用的
                 "This part runs the function you wrote; no runner was available here.")
 
 
-def judge_fn_part(q: Question, part, runner, points: float, seed: int) -> QuestionResult:
-    """Credit in proportion to the hidden cases (and gradient check) passed."""
+def fn_tolerance(policy: Policy | None) -> dict | None:
+    """The tolerance a function part is judged with: course.yaml's for the
+    part when it sets one (``policy.tolerance_set``), else ``None`` — the
+    FnSpec's own, see :mod:`autograder.functions`."""
+    if policy is None or not policy.tolerance_set:
+        return None
+    return {"rtol": policy.rtol, "atol": policy.atol, "atol_scale": policy.atol_scale}
+
+
+def judge_fn_part(q: Question, part, runner, points: float, seed: int,
+                  policy: Policy | None = None) -> QuestionResult:
+    """Credit in proportion to the hidden cases (and gradient check) passed,
+    each output compared with :func:`fn_tolerance` ``(policy)``."""
     from .functions import judge_function
     base = dict(question=q.id, part=part.name, max_score=points)
     if runner is None:
         return QuestionResult(score=0.0, status="error", feedback=[NO_RUNNER], **base)
     if hasattr(runner, "for_part"):          # a runner serving recorded results per part
         runner = runner.for_part(f"{q.id}.{part.name}")
-    v = judge_function(part.fn, np.random.default_rng(seed), runner)
-    status = "correct" if v.passed == v.total else ("partial" if v.passed else "wrong")
+    v = judge_function(part.fn, np.random.default_rng(seed), runner, fn_tolerance(policy))
+    status = "correct" if v.fraction == 1 else ("partial" if v.fraction else "wrong")
     how = msg("随机输入与数值梯度检验", "random inputs and a numerical gradient check") \
         if part.fn.grad_check is not None else msg("随机输入", "random inputs")
     summary = msg(f"{part.fn.name}：通过 {v.passed}/{v.total} 项测试（", f"{part.fn.name}: passed "
@@ -101,20 +121,46 @@ def judge_fn_part(q: Question, part, runner, points: float, seed: int) -> Questi
                           details={"passed": v.passed, "total": v.total}, **base)
 
 
+def _digits_note(k: int):
+    """The precision note: the answer agrees to ``k`` significant digits."""
+    return msg(f"你的答案与正确值只有 {k} 位有效数字一致；请至少保留 {SIG_DIGITS} 位。",
+               f"Your answer agrees to {k} significant digit{'s' if k > 1 else ''}; "
+               f"keep at least {SIG_DIGITS}.")
+
+
+def _too_few_digits(part, value, reference) -> int | None:
+    """``k`` when a number answer agrees with the reference to 1 ≤ k < 4
+    significant digits (rounded or cut off too early), else ``None``."""
+    if part.kind != "num" or value is None:
+        return None
+    try:
+        k = significant_digits(value, np.asarray(reference, dtype=np.float64))
+    except (TypeError, ValueError):
+        return None
+    return k if 1 <= k < SIG_DIGITS else None
+
+
 def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy,
                points: float, reference: dict, ecf_reference: dict | None,
-               mistaken=None) -> QuestionResult:
+               mistaken=None, lecture=None) -> QuestionResult:
     """``mistaken()`` returns ``[(mistake, wrong answers)]`` for ``q`` (built
-    once per question by :func:`grade_question`; built here when absent)."""
+    once per question by :func:`grade_question`; built here when absent);
+    ``lecture()`` the references for the lecture's numbers, or ``None`` when
+    they are the student's own (an answer right for them is named
+    ``lecture_numbers``). A number answer that agrees to fewer than
+    :data:`~autograder.numeric.SIG_DIGITS` significant digits gets a note
+    saying how many (named ``too_few_digits`` when it costs the part)."""
     part = q.part(part_name)
     base = dict(question=q.id, part=part_name, max_score=points)
     if is_missing(answer):
         return QuestionResult(score=0.0, status="missing", feedback=[MISSING], **base)
     if isinstance(answer, InvalidAnswer):    # rejected where it was collected (see protocol)
         return QuestionResult(score=0.0, status="invalid", feedback=[answer.message], **base)
-    ok, status, message, _ = _compare(part, answer, reference[part_name], policy)
+    ok, status, message, value = _compare(part, answer, reference[part_name], policy)
+    digits = _too_few_digits(part, value, reference[part_name])
     if ok:
-        return QuestionResult(score=points, status="correct", feedback=[message], **base)
+        notes = [_digits_note(digits)] if digits else []
+        return QuestionResult(score=points, status="correct", feedback=[message, *notes], **base)
     if status == "invalid":
         return QuestionResult(score=0.0, status="invalid", feedback=[message], **base)
     if status == "shape":
@@ -141,6 +187,15 @@ def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy
                 diagnosis = mistake.id
                 feedback.append(mistake.text)
                 break
+    if diagnosis is None and part.kind == "num":
+        other = lecture() if lecture else None
+        if other is not None and part_name in other and \
+                _compare(part, answer, other[part_name], policy)[0]:
+            diagnosis = "lecture_numbers"
+            feedback.append(mistake_text(diagnosis))
+        elif digits:
+            diagnosis = "too_few_digits"
+            feedback.append(_digits_note(digits))
     return QuestionResult(score=0.0, status="wrong", feedback=feedback, diagnosis=diagnosis,
                           **base)
 
@@ -161,31 +216,33 @@ def _all_zero(value) -> bool:
 
 
 def _upstream(q: Question, all_answers: dict, params: dict, policy: Policy, references):
-    """The student's earlier answers that ``q`` uses, coerced to arrays in
-    the reference's shape — or ``None`` when any is missing/invalid, when
-    they all equal the true ones (then ECF adds nothing), or when one is
-    trivially zero where the true value is not (zeros upstream make a later
-    part trivially "consistent": carried-forward credit cannot be gamed)."""
+    """The student's earlier answers that ``q`` uses (``q.uses``, inside ``q``
+    too), coerced to arrays in the reference's shape — or ``None`` when they
+    all equal the true ones (then ECF adds nothing). An answer that is
+    missing or unusable (invalid, another shape) is replaced by the true
+    value, so the parts that follow from the *other* answers still carry
+    forward; ``q.build(params, upstream)`` then always gets every name. So
+    is an answer that is trivially zero where the true value is not: zeros
+    upstream would make a later part trivially "consistent", so they carry
+    nothing forward (carried-forward credit cannot be gamed)."""
     if not q.uses:
         return None
     from .questions import get_question
-    values, all_true = {}, True
+    values, differs = {}, False
     for ref_name in q.uses:
         qid, part_name = ref_name.rsplit(".", 1)
         earlier_q = get_question(f"{q.assignment}.{qid}")
         given = all_answers.get(qid, {}).get(part_name)
-        if is_missing(given):
-            return None
         true = references(earlier_q)[part_name]
-        c = check_array(given, true, rtol=policy.rtol, atol=policy.atol,
-                        atol_scale=policy.atol_scale, shape_policy="lenient")
-        if c.aligned is None:
-            return None
-        if _all_zero(c.aligned) and not _all_zero(true):
-            return None
+        c = None if is_missing(given) else check_array(
+            given, true, rtol=policy.rtol, atol=policy.atol, atol_scale=policy.atol_scale,
+            shape_policy="lenient")
+        if c is None or c.aligned is None or (_all_zero(c.aligned) and not _all_zero(true)):
+            values[part_name] = np.array(true, dtype=np.float64)
+            continue
         values[part_name] = c.aligned
-        all_true &= c.ok
-    return None if all_true else values
+        differs |= not c.ok
+    return values if differs else None
 
 
 def grade_question(q: Question, all_answers: dict, params: dict, policy,
@@ -204,16 +261,55 @@ def grade_question(q: Question, all_answers: dict, params: dict, policy,
     reference = references(q)
     upstream = _upstream(q, all_answers, params, policy_of(None), references)
     mistaken = functools.cache(lambda: _mistaken(q, params))   # only wrong answers need them
+    lecture = functools.cache(lambda: _lecture_reference(q, params))
     ecf_reference = None
+    if upstream is not None and _from_lecture(q, upstream, params, policy_of(None), references):
+        upstream = None                    # copied from the lecture: not the student's own work
     if upstream is not None:
         try:
             ecf_reference = q.build(params, upstream)
         except (ValueError, FloatingPointError, ArithmeticError):
             ecf_reference = None           # the student's values make no sense to rebuild from
-    return [judge_fn_part(q, p, runner, float(points.get(p.name, 1.0)), seed) if p.kind == "fn"
+    return [judge_fn_part(q, p, runner, float(points.get(p.name, 1.0)), seed, policy_of(p.name))
+            if p.kind == "fn"
             else judge_part(q, p.name, answers.get(p.name), params, policy_of(p.name),
-                            float(points.get(p.name, 1.0)), reference, ecf_reference, mistaken)
+                            float(points.get(p.name, 1.0)), reference, ecf_reference, mistaken,
+                            lecture)
             for p in q.parts]
+
+
+def _from_lecture(q: Question, upstream: dict, params: dict, policy: Policy,
+                  references) -> bool:
+    """Whether one of the (wrong) earlier answers ``q`` carries forward is
+    the lecture's number where the student has their own (then nothing is
+    carried forward: copying the lecture earns no consistency)."""
+    from .questions import get_question
+    tol = dict(rtol=policy.rtol, atol=policy.atol, atol_scale=policy.atol_scale,
+               shape_policy="lenient")
+    for ref_name in q.uses:
+        qid, part_name = ref_name.rsplit(".", 1)
+        earlier = get_question(f"{q.assignment}.{qid}")
+        if check_array(upstream[part_name], references(earlier)[part_name], **tol).ok:
+            continue                       # right (or standing in for a missing answer)
+        lecture = _lecture_reference(earlier, params)
+        if lecture is not None and part_name in lecture and \
+                check_array(upstream[part_name], lecture[part_name], **tol).ok:
+            return True
+    return False
+
+
+def _lecture_reference(q: Question, params: dict) -> dict | None:
+    """``q``'s references for the lecture's numbers, or ``None`` when
+    ``params`` are the lecture's (nothing to tell apart) or they cannot be
+    built."""
+    from .variants import variant_params
+    lecture = variant_params(q.assignment, None)
+    if lecture == params:
+        return None
+    try:
+        return q.reference(lecture)
+    except (ValueError, KeyError, TypeError, ArithmeticError):
+        return None
 
 
 def _reference_memo(params: dict):
@@ -256,7 +352,8 @@ def policy_for(course, qid: str, part: str | None) -> Policy:
                   shape_credit=1.0 - course.shape_policy.penalty,
                   ecf=course.ecf.policy, ecf_credit=course.ecf.fraction,
                   leading_term_credit=course.order.leading_term_fraction,
-                  formula_time_limit=course.formula.time_limit_s, language=course.language)
+                  formula_time_limit=course.formula.time_limit_s, language=course.language,
+                  tolerance_set=tol != course.tolerance)
 
 
 def variant_of(course, assignment: str, student_id: str | None) -> tuple[dict, int]:

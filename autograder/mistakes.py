@@ -12,6 +12,14 @@ from .i18n import Message, msg
 __all__ = ["MISTAKES", "mistake_text"]
 
 MISTAKES: dict[str, Message] = {
+    "lecture_numbers": msg(
+        "这是用课堂上的数字算出的答案；你的数字由你的学号决定：请用笔记本开头打印出的你自己的数字。",
+        "These are the lecture's numbers; yours are from your student id: use your own numbers, "
+        "printed at the top of the notebook."),
+    "too_few_digits": msg(
+        "有效数字太少：按题目要求至少保留 4 位有效数字（或直接用 NumPy 计算）。",
+        "Too few significant digits: keep at least 4, as the question asks (or compute with "
+        "NumPy)."),
     "transposed_gradient": msg(
         "梯度转置了：权重梯度应为 ∂L/∂W = δ aᵀ（与 W 同形状），不是 a δᵀ。",
         "Gradient transposed: the weight gradient is ∂L/∂W = δ aᵀ (the shape of W), not a δᵀ."),
@@ -44,6 +52,10 @@ MISTAKES: dict[str, Message] = {
     "lr_not_applied": msg(
         "更新时没有乘学习率：θ ← θ − η ∇L。",
         "The learning rate was not applied in the update: θ ← θ − η ∇L."),
+    "wrong_learning_rate": msg(
+        "更新用的学习率不是题目给的 η（例如用了 0.1）：θ ← θ − η ∇L，η 用题目给出的值。",
+        "The update used another learning rate than the question's η (0.1, say): "
+        "θ ← θ − η ∇L with the η given."),
     "gradient_ascent": msg(
         "沿梯度方向上升了：梯度下降是 θ ← θ − η ∇L，不是 θ + η ∇L。",
         "Gradient ascent: descent is θ ← θ − η ∇L, not θ + η ∇L."),
@@ -55,9 +67,25 @@ MISTAKES: dict[str, Message] = {
         "对未激活（z ≤ 0）的 ReLU 单元取了导数 1：ReLU'(z) = 0（z ≤ 0）。",
         "ReLU derivative taken as 1 for a unit that is off: ReLU'(z) = 0 for z ≤ 0."),
     "log_softmax_missing_delta": msg(
-        "log-softmax 的梯度漏了 δ_ij 项：∂/∂x_j log softmax(x)_i = δ_ij − softmax(x)_j。",
-        "The log-softmax gradient lacks the δ_ij term: "
-        "∂/∂x_j log softmax(x)_i = δ_ij − softmax(x)_j."),
+        "log-softmax 的梯度漏了 δ_ij 项（或把它当成了恒为 1，写成 1 − softmax_j）："
+        "∂/∂x_j log softmax(x)_i = δ_ij − softmax(x)_j，i ≠ j 时 δ_ij = 0。",
+        "The log-softmax gradient lacks the δ_ij term (or takes it as always 1, "
+        "1 − softmax_j): ∂/∂x_j log softmax(x)_i = δ_ij − softmax(x)_j, and δ_ij = 0 for i ≠ j."),
+    "function_for_relu_derivative": msg(
+        "写的是 ReLU(x) = max(0, x) 本身，不是它的导数：ReLU'(x) = 1（x > 0），0（x ≤ 0）。",
+        "That is ReLU(x) = max(0, x) itself, not its derivative: ReLU'(x) = 1 for x > 0, "
+        "0 for x ≤ 0."),
+    "relu_for_derivative": msg(
+        "反向传播中用了 ReLU(z) 本身代替它的导数：δ = ReLU'(z) ⊙ (Wᵀ δ_next)，"
+        "ReLU'(z) = 1（z > 0），0（z ≤ 0）。",
+        "ReLU(z) used in place of its derivative in the backward pass: "
+        "δ = ReLU'(z) ⊙ (Wᵀ δ_next), with ReLU'(z) = 1 for z > 0 and 0 for z ≤ 0."),
+    "maxpool_ties": msg(
+        "池化窗口中有并列最大值时，梯度只给一个位置：按行优先顺序的第一个最大值（与 np.argmax 相同，"
+        "笔记本中的约定），不是每个并列的位置，也不是最后一个。",
+        "A max-pooling window with tied maxima sends its gradient to one cell only: the first "
+        "maximum in row-major order (as np.argmax, the notebook's rule), not to every tied cell "
+        "nor to the last one."),
     "softmax_jacobian_diag": msg(
         "softmax 的雅可比矩阵只写了 diag(s)：应为 diag(s) − s sᵀ。",
         "Softmax Jacobian given as diag(s) only: it is diag(s) − s sᵀ."),
@@ -108,6 +136,13 @@ MISTAKES: dict[str, Message] = {
     "bce_gradient_at_output": msg(
         "这是 ∂L/∂a，不是 ∂L/∂z：还要用链式法则乘上 ∂a/∂z，再化简。",
         "That is ∂L/∂a, not ∂L/∂z: multiply by ∂a/∂z (chain rule), then simplify."),
+    "numerically_unstable": msg(
+        "数值不稳定：计算中 exp 溢出（或出现 0 除、inf − inf），即使结果看起来对也不行。"
+        "只对非正数取 exp：σ(x) 用 e^{−|x|}，log-softmax 先减去最大值 m：x − m − log Σ e^{x−m}。",
+        "Not numerically stable: exp overflows while computing it (or a division by zero, "
+        "inf − inf happens), even if the result looks right. Take exp of non-positive numbers "
+        "only: e^{−|x|} for σ(x); for log-softmax subtract the maximum m first: "
+        "x − m − log Σ e^{x−m}."),
     # -- A7: pooling ----------------------------------------------------------------
     "avgpool_not_divided": msg(
         "平均池化的梯度没有除以 K²：窗口中每个位置得到 dout/K²。",

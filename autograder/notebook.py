@@ -61,7 +61,8 @@ import numpy as np
 
 from .i18n import msg
 
-__all__ = ["setup", "check", "grade", "show_derivation", "find_course", "Session"]
+__all__ = ["setup", "check", "grade", "show_derivation", "find_course", "Session",
+           "CHECK_TIME_LIMIT_S", "resolve_question", "typed_student_id"]
 
 _SESSION: "Session | None" = None
 #: under the grader's sandbox: what the grader gave (see grading_context)
@@ -114,13 +115,13 @@ def setup(assignment: str, student_id: str = "") -> Session:
         return _collect_setup(assignment)
     course = find_course()
     course.assignment(assignment)                 # a clear error for an unknown id
+    typed = typed_student_id(student_id)
     from .service import client                   # checks: <URL> — judged by the service
     if client.remote(course):
-        return client.remote_setup(course, assignment, student_id)
+        return client.remote_setup(course, assignment, typed)
     from .judge import variant_of
     from .variants import public_seed
     owner = os.environ.get("NNGRADE_STUDENT", "").strip() or _autograded_owner(assignment)
-    typed = (student_id or "").strip() if isinstance(student_id, str) else ""
     student = owner or typed or os.environ.get("JUPYTERHUB_USER", "").strip() or None
     params, seed = variant_of(course, assignment, student)
     public = public_seed(course, assignment, student)
@@ -168,6 +169,24 @@ def _collect_setup(assignment: str) -> Session:
     return _SESSION
 
 
+def typed_student_id(value) -> str:
+    """The ``STUDENT_ID`` cell's value as text: a string (stripped), or an
+    integer typed without quotes (``2023012345`` → ``"2023012345"``); ``None``
+    or ``""`` is no id. Anything else (a float, which may have lost digits;
+    a list) raises a bilingual ``TypeError``: never silently "no id"."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    raise TypeError(msg(
+        f"STUDENT_ID 应是学号文本，例如 STUDENT_ID = \"2023012345\"（带引号），"
+        f"现在是 {type(value).__name__}：{value!r}。",
+        f"STUDENT_ID should be your id as text, e.g. STUDENT_ID = \"2023012345\" (in "
+        f"quotes); it is a {type(value).__name__}: {value!r}.").render("zh+en"))
+
+
 def _announce(s: Session, typed: str) -> None:
     per_student = s.course.variants.mode == "per_student"
     if s.student and per_student:
@@ -202,22 +221,139 @@ def _user_namespace() -> dict:
     return vars(sys.modules["__main__"])
 
 
-def _judge(question_id: str, seed: int, namespace: dict | None = None):
-    """The part results of one question, judged in this process."""
-    from .functions import InProcessRunner
+#: seconds one check() (or grade()) may spend running the student's functions
+CHECK_TIME_LIMIT_S = 20.0
+
+
+def resolve_question(s: Session, question_id) -> str:
+    """``"A3.q2"``, or this assignment's ``"q2"`` / ``2``, as a full id; anything
+    else raises a bilingual ``ValueError`` listing this assignment's questions."""
+    from .questions import questions_of
+    ids = [q.id for q in questions_of(s.assignment)]
+    if isinstance(question_id, int) and not isinstance(question_id, bool):
+        question_id = f"q{question_id}"
+    if isinstance(question_id, str):
+        wanted = question_id.strip()
+        for candidate in (wanted, f"{s.assignment}.{wanted}"):
+            if candidate in ids:
+                return candidate
+    listed = ", ".join(f'"{i}"' for i in ids)
+    raise ValueError(msg(
+        f"本次作业 {s.assignment} 没有题目 {question_id!r}。可以检查的题目：{listed}"
+        f"（例如 check(\"{ids[0]}\")）。",
+        f"{s.assignment} has no question {question_id!r}. Its questions are: {listed} "
+        f"(e.g. check(\"{ids[0]}\")).").render("zh+en"))
+
+
+def _missing_note(var: str, namespace: dict):
+    """What a missing answer's feedback adds: the variable expected, and the
+    names in the notebook that look like a misspelling of it."""
+    import difflib
+    names = [n for n in namespace if isinstance(n, str) and not n.startswith("_")]
+    close = difflib.get_close_matches(var, names, n=3, cutoff=0.75)
+    close += [n for n in names if n.lower() == var.lower() and n not in close and n != var]
+    if not close:
+        return msg(f"答案应赋给变量 {var}。", f"The answer goes in the variable {var}.")
+    near = "、".join(close)
+    return msg(f"答案应赋给变量 {var}；你是不是写成了 {near}？",
+               f"The answer goes in the variable {var}; did you mean {', '.join(close)}?")
+
+
+class CheckTimeout(BaseException):
+    """Raised inside the student's function when a check's time is up
+    (a ``BaseException``, so ``except Exception`` in their code cannot hide it)."""
+
+
+class _TimeBudget:
+    """``seconds`` shared by every call of the student's code in one check.
+    Only the student's calls run under the alarm (SIGALRM, armed per call
+    with what is left, in the main thread of a Unix process; elsewhere no
+    limit), never the judge's own work."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.left = seconds, seconds
+
+    @property
+    def expired(self) -> bool:
+        return self.left <= 0
+
+    @contextlib.contextmanager
+    def call(self):
+        import signal
+        import threading
+        import time
+        usable = hasattr(signal, "setitimer") and \
+            threading.current_thread() is threading.main_thread()
+        old = None
+        if usable:
+            def _stop(signum, frame):
+                raise CheckTimeout()
+            old = signal.signal(signal.SIGALRM, _stop)
+            signal.setitimer(signal.ITIMER_REAL, max(self.left, 1e-3))
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            if usable:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)
+            self.left -= time.monotonic() - t0
+
+
+class _LimitedRunner:
+    """An :class:`~autograder.functions.InProcessRunner` whose calls share one
+    :class:`_TimeBudget`: a call still running when it ends is stopped and
+    reported, later calls are not made."""
+
+    def __init__(self, namespace: dict, budget: _TimeBudget):
+        from .functions import InProcessRunner
+        self.inner, self.budget = InProcessRunner(namespace), budget
+
+    def run(self, plan: list[dict]) -> dict:
+        out: dict = {}
+        for call in plan:
+            if self.budget.expired:
+                out[call["id"]] = _timed_out(self.budget.seconds)
+                continue
+            try:
+                with self.budget.call():
+                    out.update(self.inner.run([call]))
+            except CheckTimeout:
+                self.budget.left = 0
+                out[call["id"]] = _timed_out(self.budget.seconds)
+        return out
+
+
+def _timed_out(seconds: float) -> dict:
+    return {"ok": False,
+            "error": f"stopped: the check's time limit of {seconds:g} s ran out (an endless "
+                     f"loop, or very slow code?)",
+            "error_zh": f"已停止：检查的时间上限 {seconds:g} 秒用完了（死循环，或代码太慢？）"}
+
+
+def _judge(question_id, seed: int, namespace: dict | None = None,
+           time_limit: float | None = None):
+    """The part results of one question, judged in this process; the
+    student's functions share ``time_limit`` seconds."""
     from .judge import grade_question, part_points, policy_for
     from .protocol import answer_names
     from .questions import get_question
     s = _session()
+    question_id = resolve_question(s, question_id)
     q = get_question(question_id)
-    if q.assignment != s.assignment:
-        raise ValueError(msg(f"{question_id} 不属于本次作业 {s.assignment}。",
-                             f"{question_id} is not a question of {s.assignment}.").render("zh+en"))
     ns = _user_namespace() if namespace is None else namespace
+    time_limit = CHECK_TIME_LIMIT_S if time_limit is None else time_limit
+    names = answer_names(s.assignment)
     answers = {qid: {part: ns.get(var) for part, var in parts.items()}
-               for qid, parts in answer_names(s.assignment).items()}
-    return grade_question(q, answers, s.params, lambda part: policy_for(s.course, q.id, part),
-                          part_points(s.course, q), InProcessRunner(ns), seed)
+               for qid, parts in names.items()}
+    results = grade_question(q, answers, s.params, lambda part: policy_for(s.course, q.id, part),
+                             part_points(s.course, q), _LimitedRunner(ns, _TimeBudget(time_limit)),
+                             seed)
+    for r in results:
+        var = names.get(q.local_id, {}).get(r.part)
+        if r.status == "missing" and var:
+            r.feedback = [*r.feedback, _missing_note(var, ns)]
+    return results
 
 
 _STATUS_MARK = {"correct": "✓", "partial": "◐", "wrong": "✗", "invalid": "✗", "missing": "…",
@@ -232,8 +368,13 @@ def check(question_id: str, namespace: dict | None = None) -> float:
     if s.mode == "collect":
         return 0.0
     from .service import client                   # checks: <URL> — judged by the service
-    if client.remote(s.course):
+    if client.remote(s.course):                   # (no question registry here: ids as typed)
+        if isinstance(question_id, int) and not isinstance(question_id, bool):
+            question_id = f"q{question_id}"
+        if isinstance(question_id, str) and "." not in question_id:
+            question_id = f"{s.assignment}.{question_id.strip()}"
         return client.remote_check(s, question_id, namespace)
+    question_id = resolve_question(s, question_id)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         results = _judge(question_id, s.public_seed, namespace)
@@ -251,7 +392,9 @@ def grade(question_id: str, namespace: dict | None = None) -> float:
         with contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink), \
                 warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            results = _judge(question_id, s.seed, namespace)
+            question_id = resolve_question(s, question_id)
+            results = _judge(question_id, s.seed, namespace,
+                             time_limit=max(CHECK_TIME_LIMIT_S, s.course.sandbox.cpu_seconds))
         earned = round(math.fsum(r.score for r in results), 9)
         return float(min(earned, s.course.points(question_id)))
     except Exception:  # noqa: BLE001 — a hidden test must end with a number
@@ -263,15 +406,18 @@ def _display(s: Session, question_id: str, results) -> None:
     top = sum(r.max_score for r in results)
     lines = [s.say(f"{question_id}：{total:g} / {top:g} 分", f"{question_id}: {total:g} / {top:g} points")]
     rows = []
-    for r in results:
+    for r in collapse_repeated_mistakes(results):
         mark = _STATUS_MARK.get(r.status, "?")
         note = r.feedback_text(s.language).replace("\n", "\n      ")
         if r.carried_forward:
             note = s.say("［误差传递给分］", "[credit carried forward]") + "\n      " + note
         lines.append(f"  {mark} {r.part or ''}: {r.score:g}/{r.max_score:g}\n      {note}")
-        rows.append(f"<tr><td>{mark}</td><td><code>{html.escape(str(r.part or ''))}</code></td>"
-                    f"<td>{r.score:g}/{r.max_score:g}</td>"
-                    f"<td style='white-space:pre-wrap'>{html.escape(r.feedback_text(s.language))}"
+        left = "text-align:left;vertical-align:top"
+        rows.append(f"<tr><td style='{left}'>{mark}</td>"
+                    f"<td style='{left}'><code>{html.escape(str(r.part or ''))}</code></td>"
+                    f"<td style='{left}'>{r.score:g}/{r.max_score:g}</td>"
+                    f"<td style='white-space:pre-wrap;{left}'>"
+                    f"{html.escape(r.feedback_text(s.language))}"
                     f"{'<br><b>' + html.escape(s.say('误差传递给分', 'credit carried forward')) + '</b>' if r.carried_forward else ''}"
                     f"</td></tr>")
     report = CheckReport("\n".join(lines),
@@ -285,6 +431,28 @@ def _display(s: Session, question_id: str, results) -> None:
     except ImportError:
         pass
     print(report.text)
+
+
+def collapse_repeated_mistakes(results) -> list:
+    """Copies of ``results`` in which a named mistake's explanation appears
+    once per question: a later part with the same diagnosis says "the same
+    mistake as in part X" instead of repeating it."""
+    import copy
+    from .mistakes import MISTAKES
+    first: dict = {}
+    out = []
+    for r in results:
+        text = MISTAKES.get(r.diagnosis) if r.diagnosis else None
+        key = (r.question, r.diagnosis)
+        if text is not None and key in first:
+            r = copy.copy(r)
+            r.feedback = [item for item in r.feedback if item != text] + [msg(
+                f"（同上：与 {first[key]} 是同一个错误。）",
+                f"(The same mistake as in {first[key]} above.)")]
+        elif text is not None:
+            first[key] = r.part
+        out.append(r)
+    return out
 
 
 class CheckReport:

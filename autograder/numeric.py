@@ -27,8 +27,9 @@ Types are tested by identity (``type(x) is …`` / ``id`` lookups) and with
 student object runs.  Containers are walked by this module (depth and size
 bounded, so cyclic or huge lists are rejected, not followed) before NumPy ever
 sees them.  Everything else — ``None``, strings, complex numbers, ``dict``,
-object/string/structured arrays, ragged lists, ``Fraction``, SymPy numbers,
-custom objects — is rejected with a message and no credit, and so are NaN and
+object/string/structured arrays, ragged lists, ``Fraction``, SymPy
+expressions (SymPy's own real numbers — ``sp.Rational(1, 4)``,
+``sp.Integer(0)``, ``sp.Float`` — are accepted, by exact class), custom objects — is rejected with a message and no credit, and so are NaN and
 ±inf entries and integers too large for a float.
 
 Tolerance ("tolerances relative to scale")
@@ -72,6 +73,7 @@ The messages never quote the reference values.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +82,10 @@ import numpy as np
 from .i18n import Message, msg
 
 __all__ = ["Check", "InvalidAnswer", "check_array", "coerce_array",
-           "format_shape", "MAX_DEPTH", "MAX_SIZE"]
+           "format_shape", "MAX_DEPTH", "MAX_SIZE", "SIG_DIGITS", "significant_digits"]
+
+#: significant digits the notebooks ask hand-computed answers to keep
+SIG_DIGITS = 4
 
 #: deepest nesting of lists/tuples accepted (NumPy itself allows 64 dims)
 MAX_DEPTH = 32
@@ -206,10 +211,34 @@ def _dtype_reject(arr: np.ndarray) -> InvalidAnswer:
                    f"the array's dtype {arr.dtype.str} is not numeric.")
 
 
+def _sympy_number_ids() -> frozenset:
+    """The ids of SymPy's own real number classes (``Integer``, ``Rational``,
+    ``Float`` and their singletons ``Zero``, ``One``, ``Half``, …), when
+    SymPy is already imported (it is never imported here). Exact classes
+    defined in ``sympy.core.numbers`` only, not subclasses a student wrote;
+    their ``float()`` is SymPy's own code."""
+    sympy_numbers = sys.modules.get("sympy.core.numbers")
+    if sympy_numbers is None:
+        return frozenset()
+    found = _SYMPY_IDS.get("ids")
+    if found is None:
+        base = getattr(sympy_numbers, "Number", None)
+        found = frozenset(
+            id(t) for t in vars(sympy_numbers).values()
+            if isinstance(t, type) and base is not None and issubclass(t, base)
+            and t.__module__ == "sympy.core.numbers"
+            and t.__name__ not in ("ComplexInfinity", "NaN", "Infinity", "NegativeInfinity"))
+        _SYMPY_IDS["ids"] = found
+    return found
+
+
+_SYMPY_IDS: dict = {}
+
+
 def _inspect(obj: Any, depth: int, count: list[int]) -> tuple[int, ...]:
     """Validate ``obj`` without running any of its code; return its shape."""
     t = type(obj)
-    if id(t) in _REAL_SCALAR_IDS:
+    if id(t) in _REAL_SCALAR_IDS or id(t) in _sympy_number_ids():
         count[0] += 1
         if count[0] > MAX_SIZE:
             raise _too_big()
@@ -463,3 +492,29 @@ def check_array(answer: Any, reference: Any, *, rtol: float, atol: float,
         en_core += f" Also, the shape is {giv_s} where {exp_s} is expected."
     return Check(ok=False, status="wrong",
                  message=msg(zh_name + zh_core, en_name + en_core), **common)
+
+
+def significant_digits(answer: np.ndarray, reference: np.ndarray, most: int = 15) -> int:
+    """How many significant digits every entry of ``answer`` agrees with
+    ``reference`` to: the largest ``k`` (at most ``most``) such that each
+    entry is within one unit of the k-th significant digit of the reference
+    entry (``|a − r| ≤ 10^(⌊log10 |r|⌋ − k + 1)``; so rounding and cutting
+    off both count); an entry whose reference is 0 is measured on the scale
+    of the array's largest entry. 0: not even the first digit agrees.
+    Both arrays must have the same shape."""
+    a = np.asarray(answer, dtype=np.float64)
+    r = np.asarray(reference, dtype=np.float64)
+    if a.shape != r.shape or a.size == 0:
+        return 0
+    absr = np.abs(r)
+    scale = float(absr.max())
+    if scale == 0:
+        return most if not np.any(a) else 0
+    with np.errstate(all="ignore"):
+        exponent = np.floor(np.log10(np.where(absr > 0, absr, scale)))
+        err = np.abs(a - r)
+        for k in range(most, 0, -1):
+            unit = 10.0 ** (exponent - k + 1)
+            if np.all(err <= unit * (1 + 1e-9)):
+                return k
+    return 0

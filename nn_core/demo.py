@@ -28,8 +28,14 @@ def main(argv=None) -> float:
     X_train, X_test = standardize(X_train, X_test)
     net = mlp([X_train.shape[1], args.hidden, 10], activation="relu", keep=0.8, rng=rng)
     start = time.perf_counter()
+    print(f"training 64-{args.hidden}-10 on {len(X_train)} digits for {args.epochs} epochs…",
+          flush=True)
+
+    def report(epoch: int, hist) -> None:
+        print(f"  epoch {epoch + 1:3d}/{args.epochs}: training loss {hist.loss[-1]:.4f} "
+              f"({time.perf_counter() - start:.1f} s)", flush=True)
     hist = fit(net, X_train, y_train, Adam(1e-3, weight_decay=1e-4), args.epochs,
-               batch_size=32, rng=rng)
+               batch_size=32, rng=rng, progress=report)
     seconds = time.perf_counter() - start
     acc = net.accuracy(X_test, y_test)
     print(f"digits: {len(X_train)} train / {len(X_test)} test samples, "

@@ -13,6 +13,7 @@ parameters seen are restored.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -46,8 +47,10 @@ def minibatch_indices(n: int, batch_size: int | None, rng, shuffle: bool = True)
 
 def fit(net: Network, X, y, optimizer, epochs: int, batch_size: int | None = None,
         rng=None, X_val=None, y_val=None, patience: int | None = None,
-        shuffle: bool = True, track_accuracy: bool = False) -> History:
-    """Train ``net`` in place; return the :class:`History` of the run."""
+        shuffle: bool = True, track_accuracy: bool = False,
+        progress: Callable[[int, "History"], None] | None = None) -> History:
+    """Train ``net`` in place; return the :class:`History` of the run.
+    ``progress(epoch, history)`` is called after each epoch (e.g. to print)."""
     rng = np.random.default_rng(0) if rng is None else rng
     X = np.asarray(X)
     y = np.asarray(y)
@@ -69,6 +72,8 @@ def fit(net: Network, X, y, optimizer, epochs: int, batch_size: int | None = Non
         hist.loss.append(total / len(X))
         if track_accuracy:
             hist.accuracy.append(net.accuracy(X, y))
+        if progress is not None:
+            progress(epoch, hist)
         if has_val:
             v = net.loss_value(X_val, y_val)
             hist.val_loss.append(v)

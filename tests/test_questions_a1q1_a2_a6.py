@@ -207,7 +207,7 @@ GOOD = {
                         "(1-tanh(x))(1+tanh(x))", "4e^(2x)/(e^(2x)+1)^2", "4σ(2x)(1-σ(2x))"],
     ("A2.q2", "relu"): ["heaviside(x)", "step(x)", "where(x > 0, 1, 0)", "Heaviside(x)",
                         "Piecewise((1, x > 0), (0, True))", "(sign(x)+1)/2", "max(0, sign(x))"],
-    ("A2.q2", "relu_at_0"): ["0", 0, 0.0, "0.0", sp.Integer(0)],
+    ("A2.q2", "relu_at_0"): [0, 0.0, np.float64(0.0), sp.Integer(0)],     # a number part
     ("A2.q2", "leaky_relu"): ["where(x > 0, 1, gamma)", "heaviside(x) + γ heaviside(-x)",
                               "(1-γ)step(x) + γ", "Piecewise((1, x > 0), (gamma, True))",
                               "leaky_relu(x, γ)/x", "where(x <= 0, γ, 1)"],
@@ -234,17 +234,20 @@ BAD = {   # (answer, the mistake it is named as, or None)
                              ("σ(x)(1-σ(x))(1+2σ(x))", None), ("σ(x)(1-σ(x))", None)],
     ("A2.q2", "tanh"): [("1+tanh(x)^2", None), ("tanh(x)^2", None), ("sech(x)", None),
                         ("1 - tanh(x)", None)],
-    ("A2.q2", "relu"): [("1", "relu_derivative_when_off"), ("relu(x)", None), ("heaviside(-x)", None)],
-    ("A2.q2", "relu_at_0"): [("1", "relu_derivative_when_off"), (1, "relu_derivative_when_off"),
-                             ("0.5", None)],
+    ("A2.q2", "relu"): [("1", "relu_derivative_when_off"), ("relu(x)", "function_for_relu_derivative"),
+                        ("max(0, x)", "function_for_relu_derivative"), ("heaviside(-x)", None)],
+    ("A2.q2", "relu_at_0"): [(1, "relu_derivative_when_off"), (1.0, "relu_derivative_when_off"),
+                             (0.5, None)],
     ("A2.q2", "leaky_relu"): [("heaviside(x)", "negative_branch_derivative"), ("gamma", None),
-                              ("where(x > 0, gamma, 1)", None)],
+                              ("where(x > 0, gamma, 1)", None),
+                              ("where(x > 0, 1, gamma*x)", "negative_branch_derivative")],
     ("A2.q2", "elu"): [("where(x > 0, 1, γ(e^x - 1))", "negative_branch_derivative"),
                        ("where(x > 0, 1, gamma)", None), ("heaviside(x)", None)],
     ("A2.q2", "softplus"): [("1/(1+e^x)", "chain_rule_missing_inner"), ("log(1+e^x)", None),
                             ("e^x", None)],
     ("A2.q2", "prelu"): [("where(x > 0, 1, γ_i)", "wrong_variable"), ("x", None), ("max(0, x)", None)],
-    ("A2.q3", "grad"): [("-softmax_j", "log_softmax_missing_delta"), ("delta(i,j) + softmax_j", None),
+    ("A2.q3", "grad"): [("-softmax_j", "log_softmax_missing_delta"),
+                        ("1 - softmax_j", "log_softmax_missing_delta"), ("delta(i,j) + softmax_j", None),
                         ("softmax_j - delta(i,j)", None), ("delta(i,j)(1-softmax_j)", None)],
     ("A2.q4", "softmax_ce"): [("y_j - yhat_j", "output_gradient_sign"), ("yhat_j", None),
                               ("yhat_j(1-yhat_j) - y_j", None)],
@@ -286,7 +289,9 @@ def test_wrong_forms_are_rejected_and_catalogued_ones_named(qid, part, answer, m
 def test_every_formula_part_has_a_table():
     parts = {(q.id, p.name) for a in ("A1", "A2") for q in questions_of(a) for p in q.parts
              if p.kind == "sym"}
-    assert parts == set(GOOD) == set(BAD)
+    number_part = ("A2.q2", "relu_at_0")                # asked and judged as a number
+    assert get_question(number_part[0]).part(number_part[1]).kind == "num"
+    assert parts | {number_part} == set(GOOD) == set(BAD)
     assert all(len(v) >= 3 for v in GOOD.values()) and all(len(v) >= 3 for v in BAD.values())
 
 

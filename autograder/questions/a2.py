@@ -5,7 +5,7 @@ mathematically equal form is right). The symbols each may use::
 
     q1  dsigmoid, d2sigmoid     x                 σ'(x), σ''(x)
     q2  tanh, relu, softplus    x                 tanh'(x), ReLU'(x), softplus'(x)
-        relu_at_0               (none)            ReLU'(0): a number (nn_core: 0)
+        relu_at_0               (a number part)   ReLU'(0): a number (nn_core: 0)
         leaky_relu, elu         x, gamma (γ)      LeakyReLU'(x), ELU'(x)   (slope / parameter γ)
         prelu                   x, gamma_i (γ_i)  ∂PReLU_i(x)/∂γ_i
     q3  grad                    i, j, softmax_j   ∂ log softmax(x)_i / ∂x_j   (s_j = softmax_j;
@@ -111,7 +111,7 @@ def _defs():
 def activation_derivatives(p=None, up=None):
     f, x, _, gamma_i = _defs()
     return {"tanh": sp.diff(f["tanh"], x), "relu": sp.diff(f["relu"], x),
-            "relu_at_0": sp.nsimplify(float(relu_grad(np.float64(0.0)))),
+            "relu_at_0": float(relu_grad(np.float64(0.0))),          # a number part
             "leaky_relu": sp.diff(f["leaky_relu"], x), "elu": sp.diff(f["elu"], x),
             "softplus": sp.diff(f["softplus"], x), "prelu": sp.diff(f["prelu"], gamma_i)}
 
@@ -120,7 +120,7 @@ def _relu_on_everywhere(p=None):
     """ReLU'(x) taken as its x > 0 value, 1, also where the unit is off."""
     f, x, _, _ = _defs()
     on = sp.diff(f["relu"], x).subs(x, 1)          # the derivative where the unit is on
-    return {"relu": on, "relu_at_0": on}
+    return {"relu": on, "relu_at_0": float(on)}
 
 
 def _negative_branch_wrong(p=None):
@@ -130,6 +130,19 @@ def _negative_branch_wrong(p=None):
     (pos, cond), (neg, _) = f["elu"].args
     return {"leaky_relu": sp.diff(f["leaky_relu"].subs(gamma, 0), x),
             "elu": sp.Piecewise((sp.diff(pos, x), cond), (neg, True))}
+
+
+def _leaky_branch_underived(p=None):
+    """Leaky ReLU's derivative with the γ branch left as it is, γx, not differentiated."""
+    f, x, gamma, _ = _defs()
+    (pos, cond), (neg, _) = f["leaky_relu"].args
+    return {"leaky_relu": sp.Piecewise((sp.diff(pos, x), cond), (neg, True))}
+
+
+def _relu_itself(p=None):
+    """ReLU(x) = max(0, x) given where its derivative is asked."""
+    f, _, _, _ = _defs()
+    return {"relu": f["relu"]}
 
 
 def _softplus_inner_dropped(p=None):
@@ -257,12 +270,18 @@ def _jacobian_without_delta(x):
     return log_softmax_jacobian(x) - np.eye(np.shape(x)[-1])
 
 
+def _jacobian_one_minus(x):
+    """``1 − softmax_j`` everywhere: δ_ij taken as 1 for every i, j."""
+    return log_softmax_jacobian(x) - np.eye(np.shape(x)[-1]) + 1.0
+
+
 JACOBIAN = FnSpec(
     "log_softmax_jacobian", _jacobian_cases, log_softmax_jacobian,
     grad_check=GradCheck("log_softmax", lambda args: [args[0]], 0,
                          lambda args: _weights(len(args[0])),
                          lambda out: _weights(len(out)) @ np.asarray(out, dtype=np.float64)),
     mistakes=(("log_softmax_missing_delta", _jacobian_without_delta),
+              ("log_softmax_missing_delta", _jacobian_one_minus),
               ("jacobian_transposed", _transposed_jacobian)))
 
 EXTREMES = np.array([-1000.0, -745.0, -40.0, -1.0, 0.0, 1.0, 40.0, 745.0, 1000.0])
@@ -280,8 +299,8 @@ def _log_softmax_cases(rng):
             (rng.uniform(-1000, 1000, (3, 4)),)]
 
 
-SIGMOID = FnSpec("sigmoid", _sigmoid_cases, sigmoid)
-LOG_SOFTMAX = FnSpec("log_softmax", _log_softmax_cases, log_softmax)
+SIGMOID = FnSpec("sigmoid", _sigmoid_cases, sigmoid, stable=True)
+LOG_SOFTMAX = FnSpec("log_softmax", _log_softmax_cases, log_softmax, stable=True)
 
 
 # -- questions -------------------------------------------------------------------------
@@ -300,7 +319,7 @@ Q2 = Question(
     id="A2.q2",
     title=msg("tanh、ReLU、Leaky ReLU、ELU、softplus 的导数与 PReLU 对 γ_i 的导数",
               "Derivatives of tanh, ReLU, Leaky ReLU, ELU and softplus; PReLU's with respect to γ_i"),
-    parts=(_sym("tanh", "x"), _sym("relu", "x"), _sym("relu_at_0"),
+    parts=(_sym("tanh", "x"), _sym("relu", "x"), Part("relu_at_0"),     # a number
            _sym("leaky_relu", "x", "gamma", domain={"gamma": (0.01, 0.5)}),
            _sym("elu", "x", "gamma", domain={"gamma": (0.5, 2.0)}),
            _sym("softplus", "x"),
@@ -309,6 +328,8 @@ Q2 = Question(
     mistakes=(
         Mistake("relu_derivative_when_off", _relu_on_everywhere),
         Mistake("negative_branch_derivative", _negative_branch_wrong),
+        Mistake("negative_branch_derivative", _leaky_branch_underived),
+        Mistake("function_for_relu_derivative", _relu_itself),
         Mistake("chain_rule_missing_inner", _softplus_inner_dropped),
         Mistake("wrong_variable", _prelu_in_x),
     ),
@@ -324,7 +345,9 @@ Q3 = Question(
            Part("jacobian", kind="fn", fn=JACOBIAN)),
     build=log_softmax_answers,
     mistakes=(Mistake("log_softmax_missing_delta",
-                      lambda p: {"grad": log_softmax_grad().subs(sp.KroneckerDelta(I, J), 0)}),),
+                      lambda p: {"grad": log_softmax_grad().subs(sp.KroneckerDelta(I, J), 0)}),
+              Mistake("log_softmax_missing_delta",          # 1 − softmax_j: δ_ij as 1 always
+                      lambda p: {"grad": log_softmax_grad().subs(sp.KroneckerDelta(I, J), 1)})),
 )
 
 Q4 = Question(

@@ -33,17 +33,27 @@ def network(theta) -> Network:
 
 
 def forward(p, up=None):
+    """``z1``, ``ŷ``, ``L``; with ``up`` (error carried forward inside q1)
+    ``ŷ = ReLU(W2 ReLU(z1_student) + b2)`` and ``L = ½(y − ŷ_student)²``."""
     a = _arrays(p)
     net = network(a)
     z1, _ = net.layers[0].forward(a["x"])
-    y_hat = net.forward(a["x"])
-    loss, _ = half_squared_error(y_hat, a["y"])
+    if up is None:
+        y_hat = net.forward(a["x"])
+        loss, _ = half_squared_error(y_hat, a["y"])
+        return {"z1": z1, "y_hat": y_hat, "L": loss}
+    h, _ = net.layers[1].forward(up["z1"])
+    y_hat = net.layers[3].forward(net.layers[2].forward(h)[0])[0]
+    loss, _ = half_squared_error(up["y_hat"], a["y"])
     return {"z1": z1, "y_hat": y_hat, "L": loss}
 
 
-def gradients(p, up=None, relu_grad_off=0.0):
+def gradients(p, up=None, relu_grad_off=0.0, relu_for_grad=False):
     """nn_core's backward pass; with ``up`` the caches hold the student's
-    ``z1`` and ``ŷ``. ``relu_grad_off=1`` models "ReLU' = 1 for an off unit"."""
+    ``z1`` and ``ŷ``. ``relu_grad_off=1`` models "ReLU' = 1 for an off unit";
+    ``relu_for_grad`` ReLU(z) multiplied in where ReLU'(z) belongs."""
+    if relu_for_grad:
+        return _relu_for_grad(p)
     a = _arrays(p)
     net = network(a)
     z1 = up["z1"] if up else net.layers[0].forward(a["x"])[0]
@@ -58,21 +68,40 @@ def gradients(p, up=None, relu_grad_off=0.0):
     return {"dW2": g2["W"], "db2": g2["b"], "dW1": g1["W"], "db1": g1["b"]}
 
 
-def update(p, up=None, sign=1.0, stale_W2=False):
+def _relu_for_grad(p):
+    a = _arrays(p)
+    net = network(a)
+    z1 = net.layers[0].forward(a["x"])[0]
+    h = np.maximum(z1, 0)
+    z2 = net.layers[2].forward(h)[0]
+    _, dy = half_squared_error(np.maximum(z2, 0), a["y"])
+    dz2 = np.maximum(z2, 0) * dy                       # ReLU(z2) for ReLU'(z2)
+    dh, g2 = net.layers[2].backward(dz2, h)
+    _, g1 = net.layers[0].backward(np.maximum(z1, 0) * dh, a["x"])
+    return {"dW2": g2["W"], "db2": g2["b"], "dW1": g1["W"], "db1": g1["b"]}
+
+
+def update(p, up=None, sign=1.0, stale_W2=False, lr=None):
     """``θ' = θ − η g`` with nn_core's SGD, then the new output and loss.
 
-    ``up`` gives the student's gradients (q2 answers). ``sign=-1`` models
-    gradient ascent; ``stale_W2`` models updating W2, b2 before computing
-    the first layer's gradients (so they see the new W2)."""
+    ``up`` (error carried forward) gives the student's gradients (q2) and
+    their own new parameters and output (q3): the new parameters follow
+    from the student's gradients, ``ŷ'`` from the student's new parameters
+    and ``L'`` from the student's ``ŷ'``. ``sign=-1`` models gradient
+    ascent; ``stale_W2`` updating W2, b2 before computing the first layer's
+    gradients (so they see the new W2); ``lr`` another learning rate than
+    the question's η (a default such as 0.1 typed out of habit)."""
     a = _arrays(p)
-    lr = float(p["lr"])
+    true_lr = float(p["lr"])
+    lr = true_lr if lr is None else lr
     net = network(a)                     # the layers copy their parameters
     if up:
         g = {"dW1": up["dW1"], "db1": up["db1"], "dW2": up["dW2"], "db2": up["db2"]}
     else:
         g = gradients(p)
     if stale_W2:
-        early = {**p, "W2": (a["W2"] - lr * g["dW2"]).tolist(), "b2": (a["b2"] - lr * g["db2"]).tolist()}
+        early = {**p, "W2": (a["W2"] - true_lr * g["dW2"]).tolist(),
+                 "b2": (a["b2"] - true_lr * g["db2"]).tolist()}
         late = gradients(early)
         g = {**g, "dW1": late["dW1"], "db1": late["db1"]}
     grads = [{"W": sign * g["dW1"], "b": sign * g["db1"]}, {},
@@ -80,14 +109,54 @@ def update(p, up=None, sign=1.0, stale_W2=False):
     SGD(lr).step(net, grads)
     new = {"W1": net.layers[0].params["W"], "b1": net.layers[0].params["b"],
            "W2": net.layers[2].params["W"], "b2": net.layers[2].params["b"]}
+    if up:                               # the student's own new parameters, where given
+        net = network({k: up.get(k, new[k]) for k in PARAMS})
     y_new = net.forward(a["x"])
-    L_new = half_squared_error(y_new, a["y"])[0]
+    L_new = half_squared_error((up or {}).get("y_hat_new", y_new), a["y"])[0]
     L_old = forward(p)["L"]
     return {**new, "y_hat_new": y_new, "L_new": L_new, "decreased": bool(L_new < L_old)}
 
 
+def stale_gradients(p):
+    """q2's first-layer gradients when W2 was updated before backpropagating
+    into the first layer: δ1 = ReLU'(z1) ⊙ (W2'ᵀ δ2) with the new
+    ``W2' = W2 − η dW2`` and the old δ2."""
+    a = _arrays(p)
+    net = network(a)
+    z1 = net.layers[0].forward(a["x"])[0]
+    h = np.maximum(z1, 0)
+    z2 = net.layers[2].forward(h)[0]
+    _, dy = half_squared_error(np.maximum(z2, 0), a["y"])
+    dz2, _ = net.layers[3].backward(dy, z2)
+    _, g2 = net.layers[2].backward(dz2, h)
+    W2_new = a["W2"] - float(p["lr"]) * g2["W"]
+    late = Linear(2, 1, W=W2_new, b=a["b2"])
+    dh, _ = late.backward(dz2, h)
+    dz1 = net.layers[1].backward(dh, z1)[0]
+    _, g1 = net.layers[0].backward(dz1, a["x"])
+    return {"dW1": g1["W"], "db1": g1["b"]}
+
+
 def _scaled(p, factor):
     return {k: factor * v for k, v in gradients(p).items()}
+
+
+#: how far from the kink z = 0 every hidden unit's z1 must be in a variant
+KINK_MARGIN = 0.05
+
+
+def keeps_an_off_unit(p) -> str | None:
+    """A4's point: one hidden unit off (ReLU' = 0 matters), every unit and the
+    output clearly away from the kink, the output short of its target."""
+    f = forward(p)
+    z1, y_hat = np.asarray(f["z1"]), float(np.asarray(f["y_hat"]).reshape(-1)[0])
+    if not np.any(z1 <= -KINK_MARGIN):
+        return f"no hidden unit is off (z1 = {z1.tolist()})"
+    if np.any(np.abs(z1) < KINK_MARGIN):
+        return f"a hidden unit is within {KINK_MARGIN} of the kink (z1 = {z1.tolist()})"
+    if not KINK_MARGIN <= y_hat < float(np.asarray(p["y"]).reshape(-1)[0]):
+        return f"the output ŷ = {y_hat:g} is off or not short of the target"
+    return None
 
 
 Q1 = Question(
@@ -95,6 +164,7 @@ Q1 = Question(
     title=msg("前向传播：z1、ŷ、L", "Forward pass: z1, ŷ, L"),
     parts=(Part("z1"), Part("y_hat"), Part("L")),
     build=forward,
+    uses=("q1.z1", "q1.y_hat"),
 )
 
 Q2 = Question(
@@ -109,8 +179,14 @@ Q2 = Question(
                 lambda p: {k: v.T for k, v in gradients(p).items() if k in ("dW1", "dW2")}),
         Mistake("sign_error", lambda p: _scaled(p, -1.0)),
         Mistake("dropped_half", lambda p: _scaled(p, 2.0)),
+        Mistake("updated_before_all_gradients", stale_gradients),
+        Mistake("relu_for_derivative", lambda p: gradients(p, relu_for_grad=True)),
     ),
+    keeps=keeps_an_off_unit,
 )
+
+#: learning rates a student may use instead of the question's η (habitual defaults)
+OTHER_RATES = (0.1, 0.01)
 
 Q3 = Question(
     id="A4.q3",
@@ -118,10 +194,14 @@ Q3 = Question(
     parts=(Part("W1"), Part("b1"), Part("W2"), Part("b2"), Part("y_hat_new"), Part("L_new"),
            Part("decreased", kind="choice")),
     build=update,
-    uses=("q2.dW1", "q2.db1", "q2.dW2", "q2.db2"),
+    uses=("q2.dW1", "q2.db1", "q2.dW2", "q2.db2", "q3.W1", "q3.b1", "q3.W2", "q3.b2",
+          "q3.y_hat_new"),
     mistakes=(
         Mistake("gradient_ascent", lambda p: update(p, sign=-1.0)),
         Mistake("updated_before_all_gradients", lambda p: update(p, stale_W2=True)),
+        Mistake("updated_before_all_gradients",
+                lambda p: update(p, {**gradients(p), **stale_gradients(p)})),
+        *(Mistake("wrong_learning_rate", lambda p, r=r: update(p, lr=r)) for r in OTHER_RATES),
     ),
 )
 

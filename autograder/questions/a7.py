@@ -99,6 +99,25 @@ def avgpool_backward_reference(dout, x, K, stride):
     return _pool_backward(AvgPool2D, dout, x, K, stride)
 
 
+def conv_forward_given(a, w):
+    """The notebook's given ``conv_forward(a, w)``: the valid cross-correlation."""
+    a, w = np.asarray(a, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    layer = Conv2D(1, 1, w.shape[0], W=w[None, None], b=np.zeros(1))
+    return layer.forward(a[None])[0][0]
+
+
+def _pool_forward_given(layer_cls):
+    def forward(x, K, stride):
+        return layer_cls(int(K), int(stride)).forward(np.asarray(x, dtype=np.float64)[None])[0][0]
+    return forward
+
+
+#: the functions the notebook gives (its locked cells define them), for
+#: tools that need the reference solution's namespace (``nngrade audit``)
+GIVEN = {"conv_forward": conv_forward_given, "maxpool_forward": _pool_forward_given(MaxPool2D),
+         "avgpool_forward": _pool_forward_given(AvgPool2D)}
+
+
 # -- hidden inputs -------------------------------------------------------------
 def _conv_cases(rng):
     """``(delta_next, w, fprime)``; the first case (used by the gradient check
@@ -190,6 +209,30 @@ def _maxpool_overwritten(dout, x, K, stride):
     return dx
 
 
+def _maxpool_tied(dout, x, K, stride, pick):
+    """Max-pooling backward where ``pick(window)`` is the mask of the cells a
+    window's gradient goes to (overlaps add up)."""
+    x, dout = np.asarray(x, dtype=np.float64), np.asarray(dout, dtype=np.float64)
+    K, s = int(K), int(stride)
+    dx = np.zeros_like(x)
+    for i, j in np.ndindex(dout.shape):
+        window = x[i * s:i * s + K, j * s:j * s + K]
+        dx[i * s:i * s + K, j * s:j * s + K] += pick(window) * dout[i, j]
+    return dx
+
+
+def _last_max(window):
+    flat = window.reshape(-1)
+    mask = np.zeros(flat.size)
+    mask[flat.size - 1 - int(np.argmax(flat[::-1]))] = 1.0
+    return mask.reshape(window.shape)
+
+
+#: ties broken otherwise than by the stated rule: every tied cell, or the last one
+MAXPOOL_TIES = (("maxpool_ties", lambda d, x, K, s: _maxpool_tied(d, x, K, s,
+                                                                  lambda w: (w == w.max()) * 1.0)),
+                ("maxpool_ties", lambda d, x, K, s: _maxpool_tied(d, x, K, s, _last_max)))
+
 MAXPOOL_SPREAD = (("maxpool_spread", _maxpool_spread_evenly), ("maxpool_spread", _maxpool_copied))
 
 CONV_DELTA = FnSpec(
@@ -204,14 +247,36 @@ CONV_DW = FnSpec(
         "conv_forward",
         lambda args: [args[1], np.zeros((np.shape(args[1])[0] - np.shape(args[0])[0] + 1,) * 2)],
         1, lambda args: args[0]))
+#: how far apart a window's largest two values must be, unless exactly tied on purpose
+TIE_GAP = 1e-3
+
+
+def _no_unwanted_ties(ties_wanted: bool):
+    """``FnSpec.keeps`` for pooling: no window's two largest values closer
+    than :data:`TIE_GAP` — except exact ties where the spec judges the tie
+    rule, and never in the first case (the finite-difference check's)."""
+    def keeps(cases):
+        for n, (dout, x, K, s) in enumerate(cases):
+            x, K, s = np.asarray(x, dtype=np.float64), int(K), int(s)
+            for i, j in np.ndindex(np.shape(dout)):
+                top = np.sort(x[i * s:i * s + K, j * s:j * s + K].reshape(-1))[-2:]
+                gap = top[1] - top[0]
+                if gap < TIE_GAP and not (ties_wanted and gap == 0 and n > 0):
+                    return f"case {n}: window ({i}, {j}) has a {'tie' if gap == 0 else 'near-tie'}"
+        return None
+    return keeps
+
+
 MAXPOOL = FnSpec("maxpool_backward", _maxpool_cases, maxpool_backward_reference,
-                 grad_check=_pool_grad_check("maxpool_forward"), mistakes=MAXPOOL_SPREAD)
+                 grad_check=_pool_grad_check("maxpool_forward"),
+                 mistakes=MAXPOOL_SPREAD + MAXPOOL_TIES, keeps=_no_unwanted_ties(True))
 AVGPOOL = FnSpec("avgpool_backward", _avgpool_cases, avgpool_backward_reference,
                  grad_check=_pool_grad_check("avgpool_forward"),
                  mistakes=(("avgpool_not_divided", _avgpool_not_divided),))
 OVERLAP = FnSpec("maxpool_backward", _overlap_cases, maxpool_backward_reference,
                  grad_check=_pool_grad_check("maxpool_forward"),
-                 mistakes=MAXPOOL_SPREAD + (("pool_overlap_overwritten", _maxpool_overwritten),))
+                 mistakes=MAXPOOL_SPREAD + (("pool_overlap_overwritten", _maxpool_overwritten),),
+                 keeps=_no_unwanted_ties(False))
 
 
 # -- q3: the symbolic case ---------------------------------------------------------

@@ -66,6 +66,9 @@ class Question:
     build: Callable[[dict, dict | None], dict] | None
     uses: tuple[str, ...] = ()                # earlier answers ("q1.h") ECF rebuilds from
     mistakes: tuple[Mistake, ...] = ()
+    #: what a variant must keep for the question to have its point:
+    #: ``keeps(params)`` returns a problem (text) or ``None`` (``nngrade audit``)
+    keeps: Callable[[dict], str | None] | None = None
 
     def __post_init__(self):
         ids = [m.id for m in self.mistakes]
@@ -106,6 +109,9 @@ class Policy:
     leading_term_credit: float = 0.5    # cost formulas: right leading term only
     formula_time_limit: float = 2.0
     language: str = "zh+en"
+    #: course.yaml sets a tolerance (profile or override) for this part or its
+    #: question: then it also wins over a function part's FnSpec rtol/atol
+    tolerance_set: bool = False
     extra: dict = field(default_factory=dict)
 
     @property

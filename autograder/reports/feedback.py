@@ -218,7 +218,10 @@ def _bar(score: float, max_score: float) -> str:
             f'<div class="fill {tone}" style="width:{pct:.1f}%"></div></div>')
 
 
-def _part_html(r: QuestionResult, L: _Lang) -> str:
+def _part_html(r: QuestionResult, L: _Lang, shown: dict | None = None) -> str:
+    """One part. ``shown`` maps a diagnosis already explained in this
+    question to the part that explained it: a repeat gets one line pointing
+    there instead of the whole mistake block again."""
     name = r.part if r.part is not None else r.question
     chips = [L.inline(status_label(r.status), f"chip st-{_e(r.status)}")
              if r.status in STATUS_LABELS else L.inline(r.status, "chip")]
@@ -229,7 +232,12 @@ def _part_html(r: QuestionResult, L: _Lang) -> str:
     known = MISTAKES.get(r.diagnosis) if r.diagnosis else None
     feedback = [item for item in r.feedback if not (known is not None and item == known)]
     body = "".join(L.block(item, "txt") for item in feedback)
-    if r.diagnosis:
+    if r.diagnosis and shown is not None and r.diagnosis in shown:
+        body += L.block(msg(f"典型错误同上（{shown[r.diagnosis]}）。",
+                            f"The same named mistake as {shown[r.diagnosis]} above."), "txt")
+    elif r.diagnosis:
+        if shown is not None:
+            shown[r.diagnosis] = r.part if r.part is not None else r.question
         parts = mistake_parts(r.diagnosis)
         if parts is None:
             mistake = f'<div class="mk-name"><code>{_e(r.diagnosis)}</code></div>'
@@ -438,7 +446,8 @@ def render_feedback(result: AssignmentResult, course=None, *, language: str | No
             s, m = totals[qid]
             number = _qnumber(qid)
             heading = L.inline(number) if number is not None else ""
-            body = "".join(_part_html(r, L) for r in result.results_for(qid))
+            shown: dict = {}
+            body = "".join(_part_html(r, L, shown) for r in result.results_for(qid))
             parts.append(f'<section class="question" id="{_e(_anchor(qid))}"><h2>{heading}'
                          f'<span class="qid">{_e(qid)}</span><span class="qscore">'
                          f'{fmt_score(s)} / {fmt_score(m)}</span></h2>{body}</section>')

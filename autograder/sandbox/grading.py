@@ -74,16 +74,16 @@ def _all_zero(course, assignment: str, student: str, zh: str, en: str, status: s
               details: dict) -> AssignmentResult:
     """Every part 0 with ``status`` and one message (``grade_submission``'s
     points and ids, without judging anything)."""
-    from ..judge import variant_of
+    from ..judge import part_points, variant_of
     from ..questions import questions_of
     _params, seed = variant_of(course, assignment, student)
     result = AssignmentResult(assignment=assignment, student=student or "", variant_seed=seed,
                               details=details)
     for q in questions_of(assignment):
-        qc = course.question(q.id)
+        points = part_points(course, q)
         for p in q.parts:
-            points = course.points(q.id, p.name) if qc.parts else qc.points / len(q.parts)
-            result.add(QuestionResult(question=q.id, part=p.name, score=0.0, max_score=points,
+            result.add(QuestionResult(question=q.id, part=p.name, score=0.0,
+                                      max_score=points[p.name],
                                       status=status, feedback=[msg(zh, en)]))
     return result
 
