@@ -222,9 +222,11 @@ def _upstream(q: Question, all_answers: dict, params: dict, policy: Policy, refe
     missing or unusable (invalid, another shape) is replaced by the true
     value, so the parts that follow from the *other* answers still carry
     forward; ``q.build(params, upstream)`` then always gets every name. So
-    is an answer that is trivially zero where the true value is not: zeros
-    upstream would make a later part trivially "consistent", so they carry
-    nothing forward (carried-forward credit cannot be gamed)."""
+    is an earlier *question's* answer that is trivially zero where the true
+    value is not: zeros upstream would make a later question trivially
+    "consistent", so they carry nothing forward (carried-forward credit
+    cannot be gamed). Inside a question a zero may be honest work (a ReLU
+    output after a wrong update is 0), and it was judged itself: it counts."""
     if not q.uses:
         return None
     from .questions import get_question
@@ -237,7 +239,9 @@ def _upstream(q: Question, all_answers: dict, params: dict, policy: Policy, refe
         c = None if is_missing(given) else check_array(
             given, true, rtol=policy.rtol, atol=policy.atol, atol_scale=policy.atol_scale,
             shape_policy="lenient")
-        if c is None or c.aligned is None or (_all_zero(c.aligned) and not _all_zero(true)):
+        trivial = qid != q.local_id and c is not None and c.aligned is not None \
+            and _all_zero(c.aligned) and not _all_zero(true)
+        if c is None or c.aligned is None or trivial:
             values[part_name] = np.array(true, dtype=np.float64)
             continue
         values[part_name] = c.aligned
