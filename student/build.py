@@ -33,6 +33,7 @@ STAGED = HERE / "staged"
 ALLOWLIST = (
     "autograder/i18n.py",           # bilingual messages
     "autograder/config.py",         # reads course.yaml (no answers in it)
+    "autograder/submission_info.py",  # its due dates (config reads them with it)
     "autograder/notebook.py",       # setup / check in the notebook
     "autograder/protocol.py",       # answers → plain data (to_wire)
     "autograder/numeric.py",        # coerce_array (to_wire validates arrays with it)

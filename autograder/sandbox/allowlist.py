@@ -50,7 +50,8 @@ PACKAGES = ("autograder", "nn_core")
 #: answer protocol, the course file's reader, and the sandbox's own modules
 #: (the zygote runs them); none of them knows an answer
 RUNTIME = ("autograder", "autograder.notebook", "autograder.i18n", "autograder.config",
-           "autograder.numeric", "autograder.protocol", "autograder.results")
+           "autograder.submission_info", "autograder.numeric", "autograder.protocol",
+           "autograder.results")
 #: whole subpackages of the runtime
 RUNTIME_PREFIXES = ("autograder.sandbox",)
 
