@@ -11,7 +11,7 @@ number | list of them}}`` or ``{"id": {"ok": False, "error": "..."}}``.
   copies of its arguments, so a function that mutates its input cannot
   change what the next call (or the reference) sees, and outputs are
   coerced by :func:`autograder.numeric.coerce_array` (never trusted objects).
-* The grading sandbox (the grading issue) runs the same plan in a child
+* The grading sandbox (:mod:`autograder.sandbox`) runs the same plan in a child
   process and ships the values back as JSON + ``.npy`` with
   ``allow_pickle=False``.
 
@@ -55,6 +55,8 @@ import numpy as np
 from .i18n import Message, msg
 from .mistakes import mistake_text
 from .numeric import InvalidAnswer, check_array, coerce_array
+# the sandboxed child runs call plans too and may import the protocol, not this module
+from .protocol import ERRSTATES, call_errstate, not_callable  # noqa: F401
 
 __all__ = ["FnSpec", "GradCheck", "InProcessRunner", "plan_calls", "judge_function", "FnVerdict",
            "diagnose", "DEFAULT_TOLERANCE", "ERRSTATES", "call_errstate"]
@@ -62,14 +64,6 @@ __all__ = ["FnSpec", "GradCheck", "InProcessRunner", "plan_calls", "judge_functi
 #: the tolerance of a function part when neither course.yaml nor its FnSpec sets one
 DEFAULT_TOLERANCE = {"rtol": 1e-6, "atol": 1e-9, "atol_scale": 0.0}
 
-#: what a planned call's ``"errstate"`` means: keyword arguments of ``np.errstate``
-ERRSTATES = {"raise": {"over": "raise", "divide": "raise", "invalid": "raise"}}
-
-
-def call_errstate(call: dict) -> dict:
-    """``np.errstate`` keyword arguments for one planned call (``{}``: NumPy's
-    defaults). Runners wrap the student's call in ``np.errstate(**…)``."""
-    return ERRSTATES.get(call.get("errstate"), {})
 
 
 @dataclass(frozen=True)
@@ -218,17 +212,6 @@ def _coerce_output(value):
     if type(value) is tuple:
         return [coerce_array(v) for v in value]
     return coerce_array(value)
-
-
-def not_callable(name: str, value) -> dict:
-    """A runner's result for a call of ``name`` when the namespace holds no
-    function by that name (``value`` is what it holds, maybe ``None``)."""
-    if value is None:
-        return {"ok": False, "error": f"function {name} is not defined (run its cell)",
-                "error_zh": f"函数 {name} 未定义（请运行定义它的单元格）"}
-    kind = type(value).__name__
-    return {"ok": False, "error": f"{name} is not a function (its type is {kind})",
-            "error_zh": f"{name} 不是函数（它的类型是 {kind}）"}
 
 
 def _matches(got, want, spec: FnSpec, tol: dict | None = None) -> tuple[bool, Message | None]:
