@@ -333,7 +333,8 @@ def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, for
         _fail(_say(course, f"评分已完成，但无法读取已存的结果来生成报告：{exc}",
                    f"grading finished, but the stored results could not be read for the "
                    f"report: {exc}"))
-    rows = attention(course, results, resubmitted=run.resubmitted, errors=run.errors)
+    rows = attention(course, results, resubmitted=run.resubmitted, errors=run.errors,
+                     skipped=problems)
     lost = {kind: len({s for s, k, _ in rows if k == kind}) for kind in ("timeout", "crash", "unreadable")}
     click.echo(_say(course,
                     f"已评分 {len(run.graded)} 份，跳过（已评过）{len(run.skipped)} 份，"
