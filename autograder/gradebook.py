@@ -379,6 +379,50 @@ class GradebookStore:
             return out
         return self._transaction(work)
 
+    def load_manual(self, assignment: str, notebook: str) -> dict[str, dict[str, dict]]:
+        """What graders entered in formgrader for ``assignment``'s
+        ``notebook``: ``{student: {cell name: {"manual_score": float|None,
+        "extra_credit": float|None, "comment": str|None}}}`` — only cells
+        with a manual score, extra credit or a non-blank manual comment.
+        Grades are on grade cells (``"A3_q2"``), comments on the cells
+        nbgrader comments on (solution cells: ``"A3_q2_answer"``)."""
+        from nbgrader.api import (Assignment, BaseCell, Comment, Grade, Notebook,
+                                  SubmittedAssignment, SubmittedNotebook)
+
+        def submitted(query, model):
+            return (query.join(SubmittedNotebook, SubmittedNotebook.id == model.notebook_id)
+                    .join(SubmittedAssignment,
+                          SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+                    .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                    .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+                    .join(BaseCell, BaseCell.id == model.cell_id)
+                    .where(Assignment.name == assignment, Notebook.name == notebook))
+
+        def work(session: Session) -> dict:
+            out: dict[str, dict[str, dict]] = {}
+            if not self._has_tables(session, "grade", "comment", "submitted_assignment"):
+                return out
+
+            def entry(student, cell):
+                return out.setdefault(student, {}).setdefault(
+                    cell, {"manual_score": None, "extra_credit": None, "comment": None})
+            grades = session.execute(submitted(
+                select(SubmittedAssignment.student_id, BaseCell.name, Grade.manual_score,
+                       Grade.extra_credit), Grade)
+                .where((Grade.manual_score.is_not(None)) | (Grade.extra_credit.is_not(None))))
+            for student, cell, manual, extra in grades:
+                e = entry(student, cell)
+                e["manual_score"] = None if manual is None else round_score(manual)
+                e["extra_credit"] = round_score(extra) if extra else None
+            comments = session.execute(submitted(
+                select(SubmittedAssignment.student_id, BaseCell.name, Comment.manual_comment),
+                Comment).where(Comment.manual_comment.is_not(None)))
+            for student, cell, text_ in comments:
+                if text_ and text_.strip():
+                    entry(student, cell)["comment"] = text_.strip()
+            return out
+        return self._transaction(work)
+
     def graded(self, assignment: str, student: str) -> bool:
         """Whether a result for ``student``'s ``assignment`` is recorded."""
         def work(session: Session) -> bool:
