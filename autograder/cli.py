@@ -330,7 +330,10 @@ def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, for
         run = grade_class(course, course_path, aid, subs, store, gradebook_url=gradebook_url,
                           source_notebook=source if Path(source).is_file() else None,
                           workers=workers, force=force, scheduler=scheduler, progress=progress,
-                          running=running, questions=list(questions) or None)
+                          running=running, questions=list(questions) or None,
+                          # formgrader's autograded/<student>/<A>/ (nbgrader's layout only)
+                          autograded_root=root if gradebook_url is not None
+                          and (root / "submitted").is_dir() else None)
     except RunFailed as exc:
         bar.close()
         _fail(_say(course, f"评分失败，没有记录任何成绩：{exc}", f"grading failed, no grade was "
@@ -350,6 +353,8 @@ def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, for
         click.echo(_say(course, f"注意：{student} 已存的结果无法读取（{why}），已重新评分。",
                         f"note: the stored result of {student} could not be read ({why}); "
                         f"graded again."), err=True)
+    for note in run.notes:
+        click.echo(_say(course, "注意：" + note.zh, "note: " + note.en), err=True)
     if quiet:
         return run
     wanted = {s.student for s in subs}
