@@ -606,7 +606,10 @@ def test_malformed_notebooks_score_zero(course, tmp_path, content, reason):
     assert {q.status for q in result.questions} == {"error"}
     sb = result.details["sandbox"]
     assert sb["status"] == "malformed" and sb["reason"] == reason
-    assert result.questions[0].feedback_text("en")
+    said = result.questions[0].feedback_text("en")
+    assert said and ".." not in said
+    # said once: every other part points to it instead of repeating it
+    assert {q.feedback_text("en") for q in result.questions[1:]} == {"(As above.)"}
 
 
 def test_huge_notebook_is_refused(course, tmp_path):

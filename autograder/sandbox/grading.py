@@ -72,19 +72,22 @@ def build_plans(course, assignment: str, student: str | None) -> dict:
 
 def _all_zero(course, assignment: str, student: str, zh: str, en: str, status: str,
               details: dict) -> AssignmentResult:
-    """Every part 0 with ``status`` and one message (``grade_submission``'s
-    points and ids, without judging anything)."""
+    """Every part 0 with ``status`` (``grade_submission``'s points and ids,
+    without judging anything); the message is said once, on the first part,
+    and the others point to it."""
     from ..judge import part_points, variant_of
     from ..questions import questions_of
     _params, seed = variant_of(course, assignment, student)
     result = AssignmentResult(assignment=assignment, student=student or "", variant_seed=seed,
                               details=details)
+    said = msg(zh, en)
     for q in questions_of(assignment):
         points = part_points(course, q)
         for p in q.parts:
             result.add(QuestionResult(question=q.id, part=p.name, score=0.0,
-                                      max_score=points[p.name],
-                                      status=status, feedback=[msg(zh, en)]))
+                                      max_score=points[p.name], status=status,
+                                      feedback=[said]))
+            said = msg("（同上。）", "(As above.)")
     return result
 
 
@@ -178,7 +181,7 @@ def grade_notebook(course, assignment: str, notebook_path, student: str | None, 
     if outcome.status == "malformed":
         return _all_zero(course, assignment, student or "",
                          outcome.message_zh or "无法读取笔记本。",
-                         outcome.message[:1].upper() + outcome.message[1:] + ".",
+                         outcome.message[:1].upper() + outcome.message[1:].rstrip(".") + ".",
                          "error", {"sandbox": outcome.summary()})
     reasons = {k: p.get("reason") for k, p in outcome.parts.items() if p.get("status") != "ok"}
     from ..recording import RecordingRunner, function_sources, record_answers
