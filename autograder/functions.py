@@ -55,22 +55,15 @@ import numpy as np
 from .i18n import Message, msg
 from .mistakes import mistake_text
 from .numeric import InvalidAnswer, check_array, coerce_array
+# the sandbox child runs calls too, and may not import this module (it is not
+# part of the student runtime): what a call needs lives in the sandbox package
+from .sandbox.calls import ERRSTATES, call_errstate, not_callable  # noqa: F401
 
 __all__ = ["FnSpec", "GradCheck", "InProcessRunner", "plan_calls", "judge_function", "FnVerdict",
            "diagnose", "DEFAULT_TOLERANCE", "ERRSTATES", "call_errstate"]
 
 #: the tolerance of a function part when neither course.yaml nor its FnSpec sets one
 DEFAULT_TOLERANCE = {"rtol": 1e-6, "atol": 1e-9, "atol_scale": 0.0}
-
-#: what a planned call's ``"errstate"`` means: keyword arguments of ``np.errstate``
-ERRSTATES = {"raise": {"over": "raise", "divide": "raise", "invalid": "raise"}}
-
-
-def call_errstate(call: dict) -> dict:
-    """``np.errstate`` keyword arguments for one planned call (``{}``: NumPy's
-    defaults). Runners wrap the student's call in ``np.errstate(**…)``."""
-    return ERRSTATES.get(call.get("errstate"), {})
-
 
 @dataclass(frozen=True)
 class FnSpec:
@@ -218,17 +211,6 @@ def _coerce_output(value):
     if type(value) is tuple:
         return [coerce_array(v) for v in value]
     return coerce_array(value)
-
-
-def not_callable(name: str, value) -> dict:
-    """A runner's result for a call of ``name`` when the namespace holds no
-    function by that name (``value`` is what it holds, maybe ``None``)."""
-    if value is None:
-        return {"ok": False, "error": f"function {name} is not defined (run its cell)",
-                "error_zh": f"函数 {name} 未定义（请运行定义它的单元格）"}
-    kind = type(value).__name__
-    return {"ok": False, "error": f"{name} is not a function (its type is {kind})",
-            "error_zh": f"{name} 不是函数（它的类型是 {kind}）"}
 
 
 def _matches(got, want, spec: FnSpec, tol: dict | None = None) -> tuple[bool, Message | None]:
