@@ -112,6 +112,53 @@ def test_reveal_only_for_parts_judged_right(course, service):
     assert np.allclose(reply["reveal"]["h"]["answer"], refs["q1"]["h"])
 
 
+def _course_due(due: str, extensions: dict):
+    """course.yaml with A3 due at ``due`` and the given extensions (days)."""
+    import yaml
+    data = yaml.safe_load(COURSE_FILE.read_text(encoding="utf-8"))
+    data["assignments"]["A3"].update(due=due, extensions=extensions)
+    return parse_course(yaml.safe_dump(data, allow_unicode=True), str(COURSE_FILE))
+
+
+def test_reveal_for_every_part_once_the_due_date_has_passed():
+    import datetime as dt
+    course = _course_due("2025-03-10 23:59:00 +08:00", {"bob": 2})
+    due = dt.datetime(2025, 3, 10, 15, 59)                     # naive UTC
+    now = {"t": due - dt.timedelta(minutes=1)}
+    checker = Checker(course, Limits(), clock=lambda: now["t"])
+    refs = {s: references(course, "A3", s) for s in ("alice", "bob")}
+    ask = {s: {"assignment": "A3", "question": "A3.q1",
+               "answers": a3_answers(refs[s], wrong_y=True)} for s in refs}
+    before = checker.check("alice", ask["alice"])
+    assert before["past_due"] is False and set(before["reveal"]) == {"z1", "h"}
+    now["t"] = due + dt.timedelta(minutes=1)
+    after = checker.check("alice", ask["alice"])               # the same answers, now past due
+    assert after["past_due"] is True and after["results"] == before["results"]
+    assert set(after["reveal"]) == {"z1", "h", "y"}              # the wrong part too
+    assert np.allclose(after["reveal"]["y"]["answer"], refs["alice"]["q1"]["y"])
+    # nothing answered at all: every part is still shown
+    empty = checker.check("alice", {"assignment": "A3", "question": "A3.q1", "answers": {}})
+    assert {r["status"] for r in empty["results"]} == {"missing"}
+    assert set(empty["reveal"]) == {"z1", "h", "y"}
+    # bob's extension (2 days) keeps his wrong part hidden until his own due date
+    bob = checker.check("bob", ask["bob"])
+    assert bob["past_due"] is False and "y" not in bob["reveal"]
+    now["t"] = due + dt.timedelta(days=2, minutes=1)
+    bob = checker.check("bob", ask["bob"])
+    assert bob["past_due"] is True and "y" in bob["reveal"]
+    assert np.allclose(bob["reveal"]["y"]["answer"], refs["bob"]["q1"]["y"])
+
+
+def test_no_due_date_reveals_only_right_parts(course):
+    import datetime as dt
+    assert course.assignment("A3").due is None
+    checker = Checker(course, Limits(), clock=lambda: dt.datetime(2999, 1, 1))
+    refs = references(course, "A3", "alice")
+    reply = checker.check("alice", {"assignment": "A3", "question": "A3.q1",
+                                    "answers": a3_answers(refs, wrong_y=True)})
+    assert reply["past_due"] is False and set(reply["reveal"]) == {"z1", "h"}
+
+
 def test_a_token_judges_only_its_own_variant(course, service):
     alice, bob = references(course, "A3", "alice"), references(course, "A3", "bob")
     assert not np.allclose(alice["q2"]["dW1"], bob["q2"]["dW1"])

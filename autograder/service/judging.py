@@ -13,6 +13,7 @@ the server calls them from worker pools.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import math
@@ -50,8 +51,11 @@ class Checker:
     #: costs one SymPy comparison)
     CACHE_SIZE = 4096
 
-    def __init__(self, course, limits: Limits | None = None, isolation: str = "auto"):
+    def __init__(self, course, limits: Limits | None = None, isolation: str = "auto",
+                 clock=None):
         self.course, self.limits, self.isolation = course, limits or Limits(), isolation
+        #: now, as naive UTC (course.yaml's due dates are); tests set it
+        self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
         self._cache: OrderedDict[str, dict] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -105,6 +109,12 @@ class Checker:
                     "formula" if kinds & {"sym", "order"} else "numeric"
         return "numeric"
 
+    def past_due(self, assignment: str, student: str | None) -> bool:
+        """Has ``student``'s due date of ``assignment`` (with their
+        extension) passed?  ``False`` without a due date."""
+        due = self.course.assignment(assignment).due_for(student or "")
+        return due is not None and self.clock() >= due
+
     # -- judging --------------------------------------------------------
     def check(self, student: str | None, body: dict) -> dict:
         """Judge ``body`` (``{"assignment", "question", "answers", "cells"?}``)
@@ -123,11 +133,12 @@ class Checker:
         answers = answers_from_wire(wire)
         params, _seed = variant_of(self.course, aid, student)
         seed = public_seed(self.course, aid, student)
+        past_due = self.past_due(aid, student)
         runner, outcome, key = None, None, None
         if any(p.kind == "fn" for p in q.parts):
             runner, outcome = self._run_functions(aid, q, student, body.get("cells"), seed)
         else:
-            key = self._key(q.id, params, body.get("answers"))
+            key = self._key(q.id, params, body.get("answers"), past_due)
             with self._cache_lock:
                 hit = self._cache.get(key)
                 if hit is not None:
@@ -148,7 +159,7 @@ class Checker:
         lang = self.course.language
         reply = {"student": student, "assignment": aid, "question": q.id, "points": float(points),
                  "results": [r.to_dict(lang) for r in results],
-                 "reveal": reveal_for(q, results, params)}
+                 "past_due": past_due, "reveal": reveal_for(q, results, params, past_due)}
         if key is not None:
             with self._cache_lock:
                 self._cache[key] = reply
@@ -157,9 +168,10 @@ class Checker:
         return reply
 
     @staticmethod
-    def _key(qid: str, params: dict, answers) -> str:
+    def _key(qid: str, params: dict, answers, past_due: bool) -> str:
         from ..results import to_jsonable
-        text = json.dumps([qid, to_jsonable(params, where="params"), answers], sort_keys=True,
+        text = json.dumps([qid, to_jsonable(params, where="params"), answers, past_due],
+                          sort_keys=True,
                           allow_nan=False, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
