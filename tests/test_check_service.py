@@ -487,3 +487,69 @@ c.JupyterHub.load_roles = [{{"name": "setup", "services": ["setup"],
             hub.wait(60)
         except subprocess.TimeoutExpired:
             hub.kill()
+
+
+def test_identical_checks_in_flight_are_judged_once(course):
+    import threading
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    class Slow(Checker):
+        def _judge(self, *args):
+            calls.append(args[0])
+            started.set()
+            assert release.wait(300)                     # a hang detector
+            return super()._judge(*args)
+    checker = Slow(course, Limits())
+    body = {"assignment": "A2", "question": "A2.q1", "answers": {"q1": {
+        "dsigmoid": {"type": "text", "value": "sigmoid(x)*(1-sigmoid(x))"}}}}
+    replies = {}
+    first = threading.Thread(target=lambda: replies.update(a=checker.check("alice", body)))
+    first.start()
+    assert started.wait(300)
+    second = threading.Thread(target=lambda: replies.update(b=checker.check("alice", body)))
+    second.start()
+    release.set()
+    first.join(300)
+    second.join(300)
+    assert calls == ["alice"]                             # the second waited for the first
+    assert replies["a"] == replies["b"]
+    assert replies["a"]["results"][0]["status"] == "correct"
+
+
+def test_an_undecided_formula_is_not_cached(course):
+    from autograder.formula import M_UNDECIDED
+    calls = []
+
+    class Undecided(Checker):
+        def _judge(self, *args):
+            calls.append(1)
+            reply = super()._judge(*args)
+            assert reply["_decided"] is True
+            reply["_decided"] = False                      # as if the time limit struck
+            return reply
+    checker = Undecided(course, Limits())
+    body = {"assignment": "A2", "question": "A2.q1", "answers": {"q1": {
+        "dsigmoid": {"type": "text", "value": "sigmoid(x)*(1-sigmoid(x))"}}}}
+    one, two = checker.check("alice", body), checker.check("alice", body)
+    assert len(calls) == 2 and one == two and "_decided" not in one
+    assert M_UNDECIDED.en not in json.dumps(one)
+
+
+def test_references_are_built_once_per_question_and_variant(course, monkeypatch):
+    q = get_question("A3.q1")
+    builds = []
+    real = type(q).reference
+    mine = variant_of(course, "A3", "alice")[0]
+    monkeypatch.setattr(type(q), "reference", lambda self, params: builds.append(
+        (self.id, params == mine)) or real(self, params))
+    checker = Checker(course, Limits())
+    refs = references(course, "A3", "alice")
+    builds.clear()
+    for wrong in (True, False):
+        checker.check("alice", {"assignment": "A3", "question": "A3.q1",
+                                "answers": a3_answers(refs, wrong_y=wrong)})
+    assert builds.count(("A3.q1", True)) == 1       # (a wrong answer also builds the lecture's)
+    cached = checker._references(variant_of(course, "A3", "alice")[0])(q)
+    assert np.allclose(cached["y"], refs["q1"]["y"])
+    with pytest.raises(ValueError):                        # shared: nobody writes into it
+        cached["y"][...] = 0

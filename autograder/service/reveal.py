@@ -11,7 +11,8 @@ of this ever sits in the student's install: the service computes it after
 judging.
 
 What a reveal holds comes from :data:`PROVIDERS`, functions
-``provider(question, part, result, params) -> dict | None`` whose dicts are
+``provider(question, part, result, params, reference) -> dict | None``
+(``reference()``: the question's references, built once) whose dicts are
 merged (JSON-safe values).  The built-in ones:
 
 * :func:`exact_answer` — the reference answer at full precision (an array
@@ -54,13 +55,13 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def exact_answer(question, part, result, params: dict) -> dict | None:
+def exact_answer(question, part, result, params: dict, reference) -> dict | None:
     if part.kind == "fn":
         return None
-    return {"answer": _plain(question.reference(params)[part.name])}
+    return {"answer": _plain(reference()[part.name])}
 
 
-def question_hook(question, part, result, params: dict) -> dict | None:
+def question_hook(question, part, result, params: dict, reference) -> dict | None:
     hook = getattr(question, "reveal", None)
     return hook(params, part.name) if callable(hook) else None
 
@@ -69,10 +70,15 @@ def question_hook(question, part, result, params: dict) -> dict | None:
 PROVIDERS: list[Callable] = [exact_answer, question_hook]
 
 
-def reveal_for(question, results, params: dict, past_due: bool = False) -> dict[str, dict]:
+def reveal_for(question, results, params: dict, past_due: bool = False,
+               references=None) -> dict[str, dict]:
     """``{part: reveal}`` for the parts of ``question`` judged right — for
-    every part when ``past_due``."""
+    every part when ``past_due``.  ``references(question)`` gives its
+    references (built once; by default ``question.reference(params)``)."""
+    import functools
+
     from ..results import to_jsonable
+    reference = functools.cache(lambda: (references or (lambda q: q.reference(params)))(question))
     out: dict[str, dict] = {}
     for r in results:
         if not may_reveal(r, past_due):
@@ -81,7 +87,7 @@ def reveal_for(question, results, params: dict, past_due: bool = False) -> dict[
         entry: dict = {}
         for provider in PROVIDERS:
             try:
-                got = provider(question, part, r, params)
+                got = provider(question, part, r, params, reference)
             except Exception:  # noqa: BLE001 — a broken hook loses its reveal, not the check
                 got = None
             if got:
