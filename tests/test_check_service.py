@@ -285,6 +285,28 @@ FORBIDDEN_MODULES = ["autograder.questions", "autograder.judge", "autograder.fun
                      "nn_core.layers", "nn_core.conv", "nn_core.network", "nn_core.symbolic"]
 
 
+def test_the_student_install_is_the_sandbox_runtime_plus_the_client():
+    """One list says what the student runtime is: the sandbox's RUNTIME
+    (what a graded run may load) is all in the student install, and the
+    install adds only the client and nn_core's public parts."""
+    from autograder.sandbox.allowlist import RUNTIME
+    sys.path.insert(0, str(ROOT / "student"))
+    try:
+        import build as student_build
+    finally:
+        sys.path.remove(str(ROOT / "student"))
+    files = set(student_build.ALLOWLIST)
+    runtime = {m.replace(".", "/") + ".py" for m in RUNTIME if m != "autograder"}
+    assert runtime <= files
+    assert files - runtime == {"autograder/service/__init__.py", "autograder/service/client.py",
+                               "autograder/service/codec.py", "nn_core/_checks.py",
+                               "nn_core/data.py", "nn_core/gradcheck.py"}
+    assert all((ROOT / f).is_file() for f in files)
+    for module in FORBIDDEN_MODULES:
+        stem = module.replace(".", "/")
+        assert not any(f == stem + ".py" or f.startswith(stem + "/") for f in files), module
+
+
 @pytest.fixture(scope="module")
 def student_venv(service, tmp_path_factory):
     """A fresh venv holding only the student wheel (built with this
