@@ -74,7 +74,8 @@ def reference_namespace(assignment: str) -> dict:
     """Every function the assignment's hidden checks call, as the reference
     solution defines it: each FnSpec's reference under the spec's name, and
     the functions the notebook gives (a question module's ``GIVEN``)."""
-    from .questions import MODULES, questions_of
+    from .questions import MODULES, questions_of, sync
+    sync()
     ns: dict = {}
     for module in MODULES.get(assignment, ()):
         ns.update(getattr(importlib.import_module(f"autograder.questions.{module}"), "GIVEN", {}))
@@ -221,7 +222,8 @@ def run_audit(course, assignments=None, students=SAMPLE_STUDENTS) -> list[AuditR
     """Audit ``assignments`` (default: all of ``course``) for the lecture's
     numbers and each of ``students``' variants (see the module docstring).
     A variant mode of ``lecture`` audits the lecture's numbers only."""
-    from .questions import MODULES
+    from .questions import MODULES, sync
+    sync()
     rows: list[AuditRow] = []
     variants: list = [None]
     if course.variants.mode == "per_student":

@@ -28,7 +28,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from .protocol import grade_id
 
 __all__ = ["statement", "given", "answer", "tests", "header", "notebook", "select_language",
-           "bilingual", "CODE_STUB"]
+           "bilingual", "CODE_STUB", "write_source_notebooks"]
 
 #: what nbgrader puts where a solution was (configured by the release step)
 CODE_STUB = "# 在此作答 / YOUR ANSWER HERE"
@@ -127,3 +127,35 @@ def select_language(text: str, language: str) -> str:
     if language not in ("zh", "en"):
         raise ValueError(f"select_language: language must be zh, en or zh+en, got {language!r}")
     return _BLOCK.sub(lambda m: m.group(language), text)
+
+
+def write_source_notebooks(course_file: str, assignments=()) -> list:
+    """Write ``solutions/<notebook>`` next to ``course_file`` for each
+    assignment (default: all) whose question module defines
+    ``notebook(points)`` (points: ``{"q1": 3, ...}`` from ``course.yaml``);
+    returns the paths written. ``python -m autograder.authoring course.yaml [A10 ...]``."""
+    import importlib
+    from pathlib import Path
+
+    from .config import load_course
+    from .questions import MODULES, sync
+    course = load_course(course_file)
+    sync()
+    written = []
+    for aid in assignments or list(course.assignments):
+        for name in MODULES.get(aid, ()):
+            make = getattr(importlib.import_module(f"autograder.questions.{name}"), "notebook", None)
+            if make is None:
+                continue
+            points = {q.id: q.points for q in course.assignment(aid).questions.values()}
+            target = Path(course_file).resolve().parent / "solutions" / course.assignment(aid).notebook
+            target.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(make(points), target)
+            written.append(target)
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+    for path in write_source_notebooks(sys.argv[1], sys.argv[2:]):
+        print(path)

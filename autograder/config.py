@@ -39,6 +39,13 @@ The file's sections (all but ``course_id`` and ``assignments`` optional):
 ``checks``
     ``local`` (``check()`` judges in the student's kernel) or the URL of
     the check service (``nngrade serve``, :mod:`autograder.service`).
+``questions_dir``
+    a folder of the course's own question modules (relative to
+    ``course.yaml``): ``aN.py`` / ``aN_<x>.py``, each with ``QUESTIONS``,
+    loaded by :mod:`autograder.questions` beside the built-in ones (see
+    ``docs/adding-a-question.md``).  Only noted here (the grader's sandboxed
+    child reads ``course.yaml`` too and must import no question):
+    :func:`course_question_dirs` lists the folders of every course loaded.
 ``formula``, ``order``, ``sandbox``, ``gradebook_url``
     formula-checking time limit and samples; part credit for a cost formula
     with the right leading term; the untrusted runner's resource limits; the
@@ -71,7 +78,7 @@ import yaml
 from .i18n import LANGUAGES, Message
 
 __all__ = ["ConfigError", "load_course", "parse_course", "find_course_file", "SCHEMA",
-           "check_questions",
+           "check_questions", "course_question_dirs",
            "Course", "AssignmentConfig", "QuestionConfig", "PartConfig", "Tolerance",
            "ShapePolicy", "ECFPolicy", "VariantSettings", "FormulaSettings",
            "OrderSettings", "SandboxLimits", "DEFAULT_GRADEBOOK_URL"]
@@ -313,6 +320,9 @@ SCHEMA = Struct({
     "checks": Field(Scalar("str", "where check() judges: 'local' (in the student's kernel) "
                                   "or the check service's URL (nngrade serve)",
                            pattern=r"local|https?://[^\s]+"), default="local"),
+    "questions_dir": Field(Scalar("str", "a folder of the course's own question modules "
+                                         "(aN.py, aN_<x>.py with QUESTIONS), relative to "
+                                         "course.yaml")),
     "gradebook_url": Field(Scalar("str", "gradebook database (SQLAlchemy URL)",
                                   pattern=r"[A-Za-z][A-Za-z0-9+.-]*://.*"),
                            default=DEFAULT_GRADEBOOK_URL),
@@ -648,6 +658,8 @@ class Course:
     assignments: dict[str, AssignmentConfig]
     source: str | None = field(default=None, compare=False)
     checks: str = "local"          # or the check service's URL (autograder.service)
+    #: the course's own question folder (absolute), or None: built-in questions only
+    questions_dir: str | None = None
     #: key path -> line in the file (for errors found after loading)
     lines: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -763,6 +775,11 @@ def _build(data: dict, ctx: _Context) -> Course:
             ctx.error(f"assignments.{aid}.notebook",
                       f"{a.notebook!r} is also the notebook of {notebooks[a.notebook]}")
         notebooks[a.notebook] = aid
+    questions_dir = None
+    if data["questions_dir"] is not None:
+        base = Path.cwd() if ctx.file.startswith("<") else Path(ctx.file).resolve().parent
+        questions_dir = os.path.normpath(base / os.path.expanduser(data["questions_dir"]))
+        _note_questions_dir(questions_dir)
     return Course(
         course_id=data["course_id"], language=data["language"],
         tolerance=default_tol, tolerance_profiles=profiles, shape_policy=shape,
@@ -773,7 +790,24 @@ def _build(data: dict, ctx: _Context) -> Course:
         sandbox=SandboxLimits(**data["sandbox"]),
         gradebook_url=data["gradebook_url"],
         assignments=assignments, source=ctx.file, checks=data["checks"],
-        lines=dict(ctx.lines))
+        questions_dir=questions_dir, lines=dict(ctx.lines))
+
+
+#: the question folders named by the courses loaded in this process, latest last
+_QUESTION_DIRS: list[str] = []
+
+
+def _note_questions_dir(folder: str) -> None:
+    if folder in _QUESTION_DIRS:
+        _QUESTION_DIRS.remove(folder)
+    _QUESTION_DIRS.append(folder)
+
+
+def course_question_dirs() -> tuple[str, ...]:
+    """The ``questions_dir`` of every course loaded in this process, the most
+    recently loaded last (:mod:`autograder.questions` loads them lazily:
+    where two define the same assignment, the later one's modules apply)."""
+    return tuple(_QUESTION_DIRS)
 
 
 # ==========================================================================
@@ -855,7 +889,6 @@ def check_questions(course: Course, assignments=None) -> None:
     Not done by :func:`load_course` itself: it imports the assignments'
     question modules (SymPy for some), which a notebook's ``setup()`` does
     not need; the command line runs it for the assignments it works on."""
-    from .questions import MODULES, questions_of
     source = course.source or "course.yaml"
 
     def fail(path: str, problem: str) -> None:
@@ -863,6 +896,11 @@ def check_questions(course: Course, assignments=None) -> None:
         while probe and probe not in course.lines:
             probe = probe.rpartition(".")[0]
         raise ConfigError(source, course.lines.get(probe), path, problem)
+
+    if course.questions_dir is not None and not os.path.isdir(course.questions_dir):
+        fail("questions_dir", f"no folder {course.questions_dir}")
+    from .questions import MODULES, questions_of, sync
+    sync()
 
     for aid in assignments if assignments is not None else course.assignments:
         acfg = course.assignment(aid)

@@ -11,7 +11,7 @@ number | list of them}}`` or ``{"id": {"ok": False, "error": "..."}}``.
   copies of its arguments, so a function that mutates its input cannot
   change what the next call (or the reference) sees, and outputs are
   coerced by :func:`autograder.numeric.coerce_array` (never trusted objects).
-* The grading sandbox (the grading issue) runs the same plan in a child
+* The grading sandbox (:mod:`autograder.sandbox`) runs the same plan in a child
   process and ships the values back as JSON + ``.npy`` with
   ``allow_pickle=False``.
 
@@ -55,15 +55,16 @@ import numpy as np
 from .i18n import Message, msg
 from .mistakes import mistake_text
 from .numeric import InvalidAnswer, check_array, coerce_array
-# the sandbox child runs calls too, and may not import this module (it is not
-# part of the student runtime): what a call needs lives in the sandbox package
-from .sandbox.calls import ERRSTATES, call_errstate, not_callable  # noqa: F401
+# the sandboxed child runs call plans too and may import the protocol, not this module
+from .protocol import ERRSTATES, call_errstate, not_callable  # noqa: F401
 
 __all__ = ["FnSpec", "GradCheck", "InProcessRunner", "plan_calls", "judge_function", "FnVerdict",
            "diagnose", "DEFAULT_TOLERANCE", "ERRSTATES", "call_errstate"]
 
 #: the tolerance of a function part when neither course.yaml nor its FnSpec sets one
 DEFAULT_TOLERANCE = {"rtol": 1e-6, "atol": 1e-9, "atol_scale": 0.0}
+
+
 
 @dataclass(frozen=True)
 class FnSpec:

@@ -42,7 +42,7 @@ import numpy as np
 
 from .i18n import msg
 from .mistakes import mistake_text
-from .numeric import SIG_DIGITS, InvalidAnswer, check_array, significant_digits
+from .numeric import SIG_DIGITS, InvalidAnswer, check_array, rounded_digits
 from .questions.base import CARRIED, MISSING, Policy, Question, is_missing
 from .results import AssignmentResult, QuestionResult
 
@@ -129,15 +129,15 @@ def _digits_note(k: int):
 
 
 def _too_few_digits(part, value, reference) -> int | None:
-    """``k`` when a number answer agrees with the reference to 1 ≤ k < 4
-    significant digits (rounded or cut off too early), else ``None``."""
+    """``k`` when a number answer is the reference rounded or cut off to
+    1 ≤ k < 4 significant digits, else ``None`` (a wrong answer that is
+    merely close is not called a rounding)."""
     if part.kind != "num" or value is None:
         return None
     try:
-        k = significant_digits(value, np.asarray(reference, dtype=np.float64))
+        return rounded_digits(value, np.asarray(reference, dtype=np.float64))
     except (TypeError, ValueError):
         return None
-    return k if 1 <= k < SIG_DIGITS else None
 
 
 def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy,

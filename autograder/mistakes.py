@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .i18n import Message, msg
 
-__all__ = ["MISTAKES", "mistake_text"]
+__all__ = ["MISTAKES", "mistake_text", "add_mistakes"]
 
 MISTAKES: dict[str, Message] = {
     "lecture_numbers": msg(
@@ -182,3 +182,15 @@ def mistake_text(mistake_id: str) -> Message:
         return MISTAKES[mistake_id]
     except KeyError:
         raise KeyError(f"unknown mistake id {mistake_id!r}; known: {sorted(MISTAKES)}") from None
+
+
+def add_mistakes(entries: dict[str, Message]) -> None:
+    """Catalogue a course's own mistakes (a question module in the course's
+    ``questions_dir`` calls this before defining its questions). An id the
+    catalogue already holds with another text is an error."""
+    for mistake_id, text in entries.items():
+        if not isinstance(text, Message):
+            raise TypeError(f"mistake {mistake_id!r}: give msg(zh, en), got {text!r}")
+        if MISTAKES.get(mistake_id, text) != text:
+            raise ValueError(f"mistake id {mistake_id!r} is already catalogued with another text")
+        MISTAKES[mistake_id] = text

@@ -436,24 +436,22 @@ def _display(s: Session, question_id: str, results) -> None:
 def collapse_repeated_mistakes(results) -> list:
     """Copies of ``results`` in which a named mistake's explanation appears
     once per question: a later part with the same diagnosis says "the same
-    mistake as in part X" instead of repeating it."""
+    mistake as in part X" instead of repeating what part X said about it.
+    (Needs no mistake catalogue: the service's results arrive in a student
+    install that has none.)"""
     import copy
-    try:
-        from .mistakes import MISTAKES
-    except ImportError:      # the student install: the check service collapsed them
-        return list(results)
     first: dict = {}
     out = []
     for r in results:
-        text = MISTAKES.get(r.diagnosis) if r.diagnosis else None
         key = (r.question, r.diagnosis)
-        if text is not None and key in first:
+        if r.diagnosis and key in first:
+            part, said = first[key]
             r = copy.copy(r)
-            r.feedback = [item for item in r.feedback if item != text] + [msg(
-                f"（同上：与 {first[key]} 是同一个错误。）",
-                f"(The same mistake as in {first[key]} above.)")]
-        elif text is not None:
-            first[key] = r.part
+            r.feedback = [item for item in r.feedback if item not in said] + [msg(
+                f"（同上：与 {part} 是同一个错误。）",
+                f"(The same mistake as in {part} above.)")]
+        elif r.diagnosis:
+            first[key] = (r.part, list(r.feedback))
         out.append(r)
     return out
 

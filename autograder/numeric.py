@@ -82,7 +82,8 @@ import numpy as np
 from .i18n import Message, msg
 
 __all__ = ["Check", "InvalidAnswer", "check_array", "coerce_array",
-           "format_shape", "MAX_DEPTH", "MAX_SIZE", "SIG_DIGITS", "significant_digits"]
+           "format_shape", "MAX_DEPTH", "MAX_SIZE", "SIG_DIGITS", "significant_digits",
+           "rounded_digits"]
 
 #: significant digits the notebooks ask hand-computed answers to keep
 SIG_DIGITS = 4
@@ -518,3 +519,33 @@ def significant_digits(answer: np.ndarray, reference: np.ndarray, most: int = 15
             if np.all(err <= unit * (1 + 1e-9)):
                 return k
     return 0
+
+
+def rounded_digits(answer: np.ndarray, reference: np.ndarray, below: int = SIG_DIGITS) -> int | None:
+    """``k`` (1 ≤ k < ``below``) when ``answer`` is ``reference`` written with
+    too few significant digits: every entry either agrees with its reference
+    entry to at least ``below`` digits (:func:`significant_digits`) or *is*
+    that entry rounded or cut off to some ``k`` < ``below`` significant
+    digits, and at least one entry is; ``k`` is the fewest digits used.
+    ``None`` otherwise — in particular for a wrong answer that merely lies
+    close to the reference (closeness is not rounding)."""
+    a = np.asarray(answer, dtype=np.float64).ravel()
+    r = np.asarray(reference, dtype=np.float64).ravel()
+    if a.shape != r.shape or a.size == 0 or not (np.all(np.isfinite(a)) and np.all(np.isfinite(r))):
+        return None
+    fewest = None
+    for ai, ri in zip(a, r):
+        if significant_digits(np.array([ai]), np.array([ri])) >= below:
+            continue
+        if ri == 0:
+            return None
+        exponent = int(np.floor(np.log10(abs(ri))))
+        for k in range(1, below):
+            unit = 10.0 ** (exponent - k + 1)
+            candidates = (np.round(ri / unit) * unit, np.trunc(ri / unit) * unit)
+            if any(abs(ai - c) <= 1e-9 * max(abs(c), unit) for c in candidates):
+                fewest = k if fewest is None else min(fewest, k)
+                break
+        else:
+            return None
+    return fewest

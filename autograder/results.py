@@ -242,8 +242,10 @@ class QuestionResult:
 class AssignmentResult:
     """All the results of one student's submission of one assignment.
 
-    ``variant_seed`` identifies the variant the student was judged on (an
-    int, a string, or ``None`` for the lecture's numbers).  ``score`` and
+    ``variant_seed`` identifies the variant the student was judged on: the
+    seed :func:`autograder.judge.variant_of` gives (an integer, also under
+    the lecture's numbers, where it seeds the hidden inputs of function
+    parts); ``None`` only where no grading set it.  ``score`` and
     ``max_score`` are sums over ``questions`` (each entry a question or a
     part), rounded to 1e-9.
     """

@@ -111,3 +111,15 @@ def check_same_shape(a: np.ndarray, b: np.ndarray, where: str,
     if a.shape != b.shape:
         raise ValueError(f"{where}: {names[0]} shape {a.shape} does not match "
                          f"{names[1]} shape {b.shape}")
+
+
+def check_dout(dout, shape: tuple, where: str) -> np.ndarray:
+    """The upstream gradient of a layer's backward as an array (floating
+    point; integers become float64) of the forward output's ``shape``."""
+    dout = np.asarray(dout)
+    if dout.dtype.kind != "f":
+        dout = dout.astype(np.float64)
+    if dout.shape != tuple(shape):
+        raise ValueError(f"{where}.backward: upstream gradient shape {dout.shape} does not "
+                         f"match the output shape {tuple(shape)}")
+    return dout

@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._checks import as_float_array, check_ndim
+from ._checks import as_float_array, check_dout, check_ndim
 from .layer import Layer
 from .opcount import is_counting, record
 
@@ -394,14 +394,6 @@ def log_softmax_jacobian(x):
 
 
 # -- layers ----------------------------------------------------------------------
-def _check_dout(dout, shape, where):
-    dout = np.asarray(dout)
-    if dout.shape != tuple(shape):
-        raise ValueError(f"{where}.backward: upstream gradient shape {dout.shape} does not "
-                         f"match the output shape {tuple(shape)}")
-    return dout
-
-
 class ActivationLayer(Layer):
     """Elementwise ``a = f(z)`` for a registered activation, any input shape.
 
@@ -447,7 +439,7 @@ class ActivationLayer(Layer):
         return a, cache
 
     def backward(self, dout, cache, need_dx=True):
-        dout = _check_dout(dout, cache.shape, self.name)
+        dout = check_dout(dout, cache.shape, self.name)
         if not need_dx:
             return None, {}
         if is_counting():
@@ -520,7 +512,7 @@ class PReLU(Layer):
 
     def backward(self, dout, cache, need_dx=True):
         x, axis = cache
-        dout = _check_dout(dout, x.shape, self.name)
+        dout = check_dout(dout, x.shape, self.name)
         others = tuple(i for i in range(x.ndim) if i != axis)
         gamma = self.params["gamma"]
         dgamma = np.sum(dout * np.minimum(x, 0), axis=others).astype(gamma.dtype, copy=False)
@@ -564,7 +556,7 @@ class Maxout(Layer):
 
     def backward(self, dout, cache, need_dx=True):
         idx, shape = cache
-        dout = _check_dout(dout, idx.shape[:-1], self.name)
+        dout = check_dout(dout, idx.shape[:-1], self.name)
         if not need_dx:
             return None, {}
         dgroups = np.zeros(idx.shape[:-1] + (self.pieces,), dtype=dout.dtype)

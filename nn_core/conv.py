@@ -52,7 +52,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._checks import as_float_array, check_ndim
+from ._checks import as_float_array, check_dout, check_ndim
 from .init import initialize
 from .layer import Layer
 from .opcount import is_counting, record
@@ -176,16 +176,6 @@ def _image_input(x, where: str) -> tuple[np.ndarray, bool]:
     return (x[None] if single else x), single
 
 
-def _check_dout(dout, shape: tuple, where: str) -> np.ndarray:
-    dout = np.asarray(dout)
-    if dout.dtype.kind != "f":
-        dout = dout.astype(np.float64)
-    if dout.shape != tuple(shape):
-        raise ValueError(f"{where}.backward: upstream gradient shape {dout.shape} does not "
-                         f"match the output shape {tuple(shape)}")
-    return dout
-
-
 def _check_size(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
@@ -303,7 +293,7 @@ class Conv2D(Layer):
         n, C, H, W = x_shape
         K, P, F = self.kernel_size, self.padding, self.out_channels
         OH, OW = self._out_hw(x_shape)
-        d4 = _check_dout(dout, (F, OH, OW) if single else (n, F, OH, OW), self.name)
+        d4 = check_dout(dout, (F, OH, OW) if single else (n, F, OH, OW), self.name)
         dq = np.ascontiguousarray(d4).reshape(n, F, OH * OW)   # δ as (n, F, OH·OW)
         Wt = self.params["W"]
         cols = self._im2col(xp, OH, OW)
@@ -428,7 +418,7 @@ class MaxPool2D(_Pool2D):
     def backward(self, dout, cache, need_dx=True):
         x_shape, single, idx, OH, OW = cache
         n, C = x_shape[:2]
-        d4 = _check_dout(dout, (C, OH, OW) if single else (n, C, OH, OW), self.name)
+        d4 = check_dout(dout, (C, OH, OW) if single else (n, C, OH, OW), self.name)
         if not need_dx:
             return None, {}
         idx = idx.reshape(d4.shape)
@@ -463,7 +453,7 @@ class AvgPool2D(_Pool2D):
     def backward(self, dout, cache, need_dx=True):
         x_shape, single, OH, OW = cache
         n, C = x_shape[:2]
-        d4 = _check_dout(dout, (C, OH, OW) if single else (n, C, OH, OW), self.name)
+        d4 = check_dout(dout, (C, OH, OW) if single else (n, C, OH, OW), self.name)
         if not need_dx:
             return None, {}
         K = self.kernel_size
@@ -491,5 +481,5 @@ class Flatten(Layer):
     def backward(self, dout, cache, need_dx=True):
         shape = cache
         want = (int(np.prod(shape)),) if len(shape) == 3 else (shape[0], int(np.prod(shape[1:])))
-        d = _check_dout(dout, want, self.name)
+        d = check_dout(dout, want, self.name)
         return (d.reshape(shape) if need_dx else None), {}

@@ -10,7 +10,7 @@ from autograder.i18n import Message
 COURSE = Path(__file__).resolve().parents[1] / "course.yaml"
 TEXT = COURSE.read_text(encoding="utf-8")
 
-# question counts per assignment, from ../shared/docs/exercises.md
+# question counts per assignment, from docs/exercises.md
 CATALOGUE = {"A1": 6, "A2": 6, "A3": 2, "A4": 3, "A5": 4, "A6": 4, "A7": 3, "A8": 7, "A9": 2}
 
 

@@ -1,6 +1,6 @@
 """The scalar computational-graph engine (A1).
 
-The lecture numbers below are typed from ../shared/docs/exercises.md (A1) and
+The lecture numbers below are typed from docs/exercises.md (A1) and
 seed 003's slides — an independent reference, not output of the code under
 test. Random expressions are checked against PyTorch autograd and finite
 differences.

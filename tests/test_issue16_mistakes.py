@@ -139,3 +139,16 @@ def test_lecture_numbers_in_a_students_variant_are_named_and_not_carried():
             assert r.diagnosis == "lecture_numbers", (r.label, r.feedback_text("en"))
             assert "these are the lecture's numbers; yours are from your student id" in \
                 r.feedback_text("en").lower()
+
+
+def test_a_close_wrong_answer_is_not_called_a_rounding():
+    """Only the reference rounded or cut off to few digits is named
+    ``too_few_digits``; a wrong answer that happens to lie within a few
+    percent is not (it was, once, for a shifted-label mistake in A5.q3)."""
+    from autograder.numeric import rounded_digits
+    r = np.array([0.123456, -2.71828])
+    assert rounded_digits(np.array([0.12, -2.7]), r) == 2
+    assert rounded_digits(np.array([0.1234, -2.718]), r) is None   # 4 digits: precise enough
+    assert rounded_digits(np.array([0.12, -2.71828]), r) == 2      # one entry rounded
+    assert rounded_digits(np.array([0.1249, -2.70]), r) is None    # close, not a rounding
+    assert rounded_digits(np.array([0.13, -2.7]), r) is None       # 0.13 is no rounding of r

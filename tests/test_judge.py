@@ -9,7 +9,7 @@ from autograder.questions import QUESTIONS, get_question, questions_of
 from autograder.questions.base import Policy
 from autograder.variants import variant_params
 
-# The catalogue's numbers (../shared/docs/exercises.md, from the lecture slides).
+# The catalogue's numbers (docs/exercises.md, from the lecture slides).
 LECTURE_ANSWERS = {
     "A1": {"q2": {"q": 3, "f": -12, "dfdx": -4, "dfdy": -4, "dfdz": 3},
            "q3": {"u": 6, "v": 11, "J": 33, "dJda": 3, "dJdb": 6, "dJdc": 9, "J_fd": 33.006},

@@ -1,6 +1,6 @@
 """The lecture's worked numbers (A3, A4 of the catalogue) reproduced by the core.
 
-The expected values below are typed from ../shared/docs/exercises.md, which
+The expected values below are typed from docs/exercises.md, which
 took them from the lecture slides — an independent reference, not output of
 the code under test.
 """

@@ -281,3 +281,45 @@ def test_class_table_and_stats_show_the_attempt(cheat_a7, honest_alone):
     zh = stats_table([cheat, honest_alone], language="zh")
     assert "试图取用参考答案" in zh and "reached for the reference" not in zh
     assert "reached for the reference" not in stats_table([honest_alone], language="en")
+
+
+def _toolkit_imports(path: Path, package: str) -> set[str]:
+    """Every ``autograder``/``nn_core`` module a file imports, at any depth
+    (function-level imports too), relative imports resolved."""
+    import ast
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")            # the module's own package
+            if node.level:
+                base = base[:len(base) - (node.level - 1)]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module
+            out.add(name)
+            out.update(f"{name}.{a.name}" for a in node.names
+                       if (Path(__file__).parents[1] / name.replace(".", "/") / a.name).is_dir()
+                       or (Path(__file__).parents[1] / name.replace(".", "/")
+                           / f"{a.name}.py").is_file())
+    return {m for m in out if m.split(".")[0] in ("autograder", "nn_core")}
+
+
+@pytest.mark.parametrize("module", ["autograder/numeric.py",
+                                    "autograder/results.py", "autograder/i18n.py",
+                                    "autograder/sandbox/_child.py", "autograder/sandbox/wire.py",
+                                    "autograder/sandbox/cells.py"])
+def test_code_the_child_runs_imports_only_what_the_child_may(module):
+    """What runs inside the sandboxed child (the answer protocol, the plan
+    runner, the frame writer) imports nothing the allowlist refuses there —
+    else every function part fails in grading, as it did once when a runner
+    helper was imported from autograder.functions.  (protocol.py is left
+    out: its answer_names/function_names look up the questions in the
+    grader; the child gets names and kinds with its request.)"""
+    from autograder.sandbox.allowlist import RUNTIME, is_allowed
+    root = Path(__file__).parents[1]
+    package = module[:-3].replace("/", ".").rsplit(".", 1)[0]
+    refused = sorted(m for m in _toolkit_imports(root / module, package)
+                     if not is_allowed(m, set(RUNTIME)))
+    assert refused == [], f"{module} imports {refused}, which the child may not"

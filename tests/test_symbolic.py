@@ -1,7 +1,7 @@
 """The SymPy derivations: structure, worked steps, lecture values, timing.
 
 Agreement with the numeric core is in ``test_symbolic_core.py``. Expected
-lecture numbers are typed from ../shared/docs/exercises.md.
+lecture numbers are typed from docs/exercises.md.
 """
 import subprocess
 import sys

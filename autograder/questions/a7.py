@@ -188,12 +188,9 @@ def _maxpool_spread_evenly(dout, x, K, stride):
     return avgpool_backward_reference(dout, x, K, stride)
 
 
-def _maxpool_copied(dout, x, K, stride):
-    """Each window's gradient copied to every cell of the window."""
-    return int(K) ** 2 * avgpool_backward_reference(dout, x, K, stride)
-
-
-def _avgpool_not_divided(dout, x, K, stride):
+def _copied_over_window(dout, x, K, stride):
+    """Each window's gradient copied to every cell of the window: max pooling
+    spread without a maximum, or average pooling not divided by K²."""
     return int(K) ** 2 * avgpool_backward_reference(dout, x, K, stride)
 
 
@@ -233,7 +230,7 @@ MAXPOOL_TIES = (("maxpool_ties", lambda d, x, K, s: _maxpool_tied(d, x, K, s,
                                                                   lambda w: (w == w.max()) * 1.0)),
                 ("maxpool_ties", lambda d, x, K, s: _maxpool_tied(d, x, K, s, _last_max)))
 
-MAXPOOL_SPREAD = (("maxpool_spread", _maxpool_spread_evenly), ("maxpool_spread", _maxpool_copied))
+MAXPOOL_SPREAD = (("maxpool_spread", _maxpool_spread_evenly), ("maxpool_spread", _copied_over_window))
 
 CONV_DELTA = FnSpec(
     "conv_delta", _conv_cases, conv_delta_reference,
@@ -272,7 +269,7 @@ MAXPOOL = FnSpec("maxpool_backward", _maxpool_cases, maxpool_backward_reference,
                  mistakes=MAXPOOL_SPREAD + MAXPOOL_TIES, keeps=_no_unwanted_ties(True))
 AVGPOOL = FnSpec("avgpool_backward", _avgpool_cases, avgpool_backward_reference,
                  grad_check=_pool_grad_check("avgpool_forward"),
-                 mistakes=(("avgpool_not_divided", _avgpool_not_divided),))
+                 mistakes=(("avgpool_not_divided", _copied_over_window),))
 OVERLAP = FnSpec("maxpool_backward", _overlap_cases, maxpool_backward_reference,
                  grad_check=_pool_grad_check("maxpool_forward"),
                  mistakes=MAXPOOL_SPREAD + (("pool_overlap_overwritten", _maxpool_overwritten),),

@@ -98,7 +98,14 @@ class Question:
 
 @dataclass(frozen=True)
 class Policy:
-    """What ``course.yaml`` decides for judging (defaults in brackets)."""
+    """What ``course.yaml`` decides for judging.
+
+    Grading always builds it from the course (:func:`autograder.judge.policy_for`:
+    ``course.yaml``'s values, whose defaults are :data:`autograder.config.SCHEMA`'s —
+    rtol 0.005, ecf ``partial`` with fraction 0.5, shape penalty 1.0). The
+    defaults below apply only to a ``Policy()`` made directly (tests, one-off
+    judging without a course) and differ from the SCHEMA's on purpose of
+    history: ``shape_credit`` is the credit kept (= 1 − ``shape_policy.penalty``)."""
     rtol: float = 1e-4                  # relative tolerance [1e-4]
     atol: float = 1e-6                  # absolute tolerance [1e-6]
     atol_scale: float = 1e-6            # absolute, in units of max |reference|

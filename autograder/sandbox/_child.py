@@ -337,12 +337,12 @@ def run_plan(ns: dict, plan: list[dict]) -> tuple[dict, list[bytes]]:
         cid, name = call["id"], call["fn"]
         fn = ns.get(name)
         if not callable(fn):
-            from .calls import not_callable
+            from ..protocol import not_callable
             results[cid] = not_callable(name, fn)
             continue
         args = [_fresh(a) for a in call["args"]]
         try:
-            from .calls import call_errstate
+            from ..protocol import call_errstate
             with np.errstate(**call_errstate(call)):
                 value = fn(*args)
         except BaseException as exc:  # noqa: BLE001 — the student's exception, as data

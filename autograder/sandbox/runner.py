@@ -696,6 +696,9 @@ def _hide_list(course_path, notebook, source_notebook, scratch_root, course) -> 
         if url.startswith("sqlite:///"):
             p = Path(url[len("sqlite:///"):])
             cands.append(str(p if p.is_absolute() else d / p))
+    qdir = getattr(course, "questions_dir", None)
+    if qdir:
+        cands.append(qdir)                # the course's own question modules
     import autograder
     repo = Path(autograder.__file__).resolve().parent.parent
     for name in ("solutions", "tests", ".git", "course.yaml"):

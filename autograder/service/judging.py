@@ -199,9 +199,6 @@ class Checker:
             holder = AssignmentResult(assignment=aid, student=student or "", questions=results)
             mark_failures(holder, outcome)
             results = holder.questions
-        from ..notebook import collapse_repeated_mistakes
-        results = collapse_repeated_mistakes(results)   # as check() shows them (the
-        # student install has no mistake catalogue to do it)
         points = min(round(math.fsum(r.score for r in results), 9), self.course.points(q.id))
         lang = self.course.language
         reply = {"student": student, "assignment": aid, "question": q.id, "points": float(points),
