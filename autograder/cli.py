@@ -138,14 +138,40 @@ def _store(root: Path):
     return ResultStore(root / "nngrade" / "results")
 
 
-def _results(course, root: Path, aid: str | None):
-    store = _store(root)
+def _results(course, root: Path, aid: str | None, source: dict | None = None):
+    """The results the reporting verbs use: from the gradebook, with the
+    grades and comments entered in formgrader applied; the local JSON cache
+    only when there is no gradebook (said on stderr) — see
+    :mod:`autograder.class_results`.  ``source``: the verb's ``--gradebook``
+    / ``--no-gradebook`` options."""
+    from .class_results import load_class_results
+    source = source or {}
     aids = [aid] if aid else list(course.assignments)
-    out = [r for a in aids for r in store.all(a)]
-    if not out:
-        _fail(_say(course, f"{root} 中还没有评分结果；先运行 nngrade grade。",
-                   f"no grading results under {root} yet; run nngrade grade first."))
-    return out
+    url = None if source.get("no_gradebook") else \
+        _gradebook_url(course, root, source.get("gradebook_opt"))
+    try:
+        loaded = load_class_results(course, _store(root), aids, url)
+    except Exception as exc:
+        gradebook = sys.modules.get("autograder.gradebook")
+        if gradebook is not None and isinstance(exc, gradebook.GradebookError):
+            _fail(str(exc))
+        raise
+    for note in loaded.notes:
+        click.echo(_say(course, note.zh, note.en), err=True)
+    if not loaded.results:
+        where = url if url is not None and loaded.source != "cache" else root
+        _fail(_say(course, f"{where} 中还没有评分结果；先运行 nngrade grade。",
+                   f"no grading results in {where} yet; run nngrade grade first."))
+    return loaded.results
+
+
+def _source_options(verb):
+    """``--gradebook URL`` / ``--no-gradebook`` for a verb that reads results."""
+    verb = click.option("--no-gradebook", is_flag=True,
+                        help="read the local JSON results only (no manual grades)")(verb)
+    return click.option("--gradebook", "gradebook_opt",
+                        help="SQLAlchemy URL to read the results from "
+                             "[course.yaml gradebook_url]")(verb)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -304,7 +330,10 @@ def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, for
         run = grade_class(course, course_path, aid, subs, store, gradebook_url=gradebook_url,
                           source_notebook=source if Path(source).is_file() else None,
                           workers=workers, force=force, scheduler=scheduler, progress=progress,
-                          running=running, questions=list(questions) or None)
+                          running=running, questions=list(questions) or None,
+                          # formgrader's autograded/<student>/<A>/ (nbgrader's layout only)
+                          autograded_root=root if gradebook_url is not None
+                          and (root / "submitted").is_dir() else None)
     except RunFailed as exc:
         bar.close()
         _fail(_say(course, f"评分失败，没有记录任何成绩：{exc}", f"grading failed, no grade was "
@@ -324,16 +353,22 @@ def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, for
         click.echo(_say(course, f"注意：{student} 已存的结果无法读取（{why}），已重新评分。",
                         f"note: the stored result of {student} could not be read ({why}); "
                         f"graded again."), err=True)
+    for note in run.notes:
+        click.echo(_say(course, "注意：" + note.zh, "note: " + note.en), err=True)
     if quiet:
         return run
     wanted = {s.student for s in subs}
     try:
-        results = [r for r in store.all(aid) if r.student in wanted]
-    except (ValueError, OSError) as exc:
+        # the class table as the other verbs will show it: manual grades applied
+        from .class_results import load_class_results
+        results = [r for r in load_class_results(course, store, [aid], gradebook_url).results
+                   if r.student in wanted]
+    except Exception as exc:  # noqa: BLE001 — the grades are kept; only the report is lost
         _fail(_say(course, f"评分已完成，但无法读取已存的结果来生成报告：{exc}",
                    f"grading finished, but the stored results could not be read for the "
                    f"report: {exc}"))
-    rows = attention(course, results, resubmitted=run.resubmitted, errors=run.errors)
+    rows = attention(course, results, resubmitted=run.resubmitted, errors=run.errors,
+                     skipped=problems)
     lost = {kind: len({s for s, k, _ in rows if k == kind}) for kind in ("timeout", "crash", "unreadable")}
     click.echo(_say(course,
                     f"已评分 {len(run.graded)} 份，跳过（已评过）{len(run.skipped)} 份，"
@@ -361,13 +396,15 @@ def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, for
 @click.option("--course", "course_opt", help=COURSE_HELP)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="[ROOT/feedback]")
 @click.option("--language", type=click.Choice(["zh", "en", "zh+en"]), help="[course.yaml]")
-def feedback(root, assignment, course_opt, out, language):
+@_source_options
+def feedback(root, assignment, course_opt, out, language, gradebook_opt, no_gradebook):
     """Write one self-contained HTML feedback page per student."""
     from .reports.feedback import ReportError, write_feedback
     course, _ = _load(course_opt, root)
     aid = _assignment(course, assignment) if assignment else None
     try:
-        for r in _results(course, root, aid):
+        for r in _results(course, root, aid, dict(gradebook_opt=gradebook_opt,
+                                                  no_gradebook=no_gradebook)):
             click.echo(write_feedback(r, out or root / "feedback", course, language=language))
     except ReportError as exc:
         _fail(str(exc))
@@ -380,13 +417,15 @@ def feedback(root, assignment, course_opt, out, language):
 @click.option("--course", "course_opt", help=COURSE_HELP)
 @click.option("--out", type=click.Path(path_type=Path),
               help="CSV file [ROOT/grades.csv] or folder of <student>/<A>/results.json [ROOT/gradescope]")
-def export(root, assignment, fmt, course_opt, out):
+@_source_options
+def export(root, assignment, fmt, course_opt, out, gradebook_opt, no_gradebook):
     """Export grades: nbgrader's CSV columns, or Gradescope results.json files."""
     from .reports.export import write_csv, write_gradescope
     from .reports.feedback import ReportError
     course, _ = _load(course_opt, root)
     aid = _assignment(course, assignment) if assignment else None
-    results = _results(course, root, aid)
+    results = _results(course, root, aid, dict(gradebook_opt=gradebook_opt,
+                                                no_gradebook=no_gradebook))
     written = []
     try:
         if fmt == "csv":
@@ -423,13 +462,15 @@ def _echo_lines(lines) -> None:
 @click.option("-a", "--assignment", default=None, help="assignment id [all]")
 @click.option("--course", "course_opt", help=COURSE_HELP)
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), help="PNG folder [ROOT/stats]")
-def stats(root, assignment, course_opt, plots):
+@_source_options
+def stats(root, assignment, course_opt, plots, gradebook_opt, no_gradebook):
     """Per-question mean scores, the share of each named mistake, a histogram."""
     from .reports.feedback import ReportError
     from .reports.stats import stats_plots, stats_table
     course, _ = _load(course_opt, root)
     aid = _assignment(course, assignment) if assignment else None
-    results = _results(course, root, aid)
+    results = _results(course, root, aid, dict(gradebook_opt=gradebook_opt,
+                                                no_gradebook=no_gradebook))
     click.echo(stats_table(results, course.language))
     try:
         for p in stats_plots(results, plots or root / "stats", course.language):
@@ -450,12 +491,13 @@ def stats(root, assignment, course_opt, plots):
 @click.option("--course", "course_opt", help=COURSE_HELP)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="[ROOT/<lms>_grades.csv]")
-def lms(root, lms, roster, assignments, canvas_ids, course_opt, out):
+@_source_options
+def lms(root, lms, roster, assignments, canvas_ids, course_opt, out, gradebook_opt, no_gradebook):
     """Grades as a Canvas or Moodle grade-import CSV, matched through a roster."""
     from .reports.export import csv_rows
     from .reports.feedback import ReportError
     from .reports.lms import lms_table, read_roster, write_lms
-    course, _ = _load(course_opt)
+    course, _ = _load(course_opt, root)
     aids = [_assignment(course, a) for a in assignments] or list(course.assignments)
     ids = {}
     for item in canvas_ids:
@@ -463,7 +505,9 @@ def lms(root, lms, roster, assignments, canvas_ids, course_opt, out):
         if not sep or not cid.strip():
             _fail(f"--canvas-id {item!r}: expected A=ID, e.g. A3=12345")
         ids[_assignment(course, aid.strip())] = cid.strip()
-    results = [r for r in _results(course, root, None) if r.assignment in aids]
+    results = [r for r in _results(course, root, None, dict(gradebook_opt=gradebook_opt,
+                                                            no_gradebook=no_gradebook))
+               if r.assignment in aids]
     graded = [a for a in aids if any(r.assignment == a for r in results)]
     titles = {a: course.assignment(a).title.render(course.language).replace("\n", " / ")
               for a in graded}
@@ -615,13 +659,16 @@ def run() -> None:
 @click.option("--feedback-dir", type=click.Path(file_okay=False, path_type=Path),
               help="where the feedback pages are, for the links [ROOT/feedback]")
 @click.option("--language", type=click.Choice(["zh", "en", "zh+en"]), help="[course.yaml]")
-def report(root, assignment, course_opt, out, feedback_dir, language):
+@_source_options
+def report(root, assignment, course_opt, out, feedback_dir, language, gradebook_opt,
+           no_gradebook):
     """One HTML class report: item analysis, shared uncatalogued mistakes, copy signals."""
     from .reports.class_report import write_class_report
     from .reports.feedback import ReportError
-    course, _ = _load(course_opt)
+    course, _ = _load(course_opt, root)
     aid = _assignment(course, assignment)
-    results = _results(course, root, aid)
+    results = _results(course, root, aid, dict(gradebook_opt=gradebook_opt,
+                                                no_gradebook=no_gradebook))
     try:
         click.echo(write_class_report(results, out or root / "reports", course,
                                       feedback_dir=feedback_dir or root / "feedback",

@@ -349,6 +349,22 @@ class GradebookStore:
             timestamp = _utc(timestamp)
         return self._transaction(lambda s: [_write(s, course, p, timestamp) for p in plans])
 
+    def register_notebook(self, course, assignment: str, released_path) -> bool:
+        """Record the released notebook's cells as nbgrader's ``SaveCells``
+        does at ``generate_assignment`` — grade cells (the course's points),
+        solution cells, source cells with their checksums — and give every
+        submission already recorded its ``Grade`` and ``Comment`` rows, so
+        that formgrader and ``nbgrader generate_feedback`` can open the
+        autograded notebooks (:mod:`autograder.autograded`).  One
+        transaction; whether anything changed."""
+        if not self.create:
+            raise GradebookError(msg("这个成绩簿是只读打开的。",
+                                     "this gradebook was opened read-only."))
+        from .autograded import released_cells
+        cells = released_cells(course, assignment, released_path)
+        name = notebook_name(course, assignment)
+        return self._transaction(lambda s: _register(s, course, assignment, name, cells))
+
     # -- reading ------------------------------------------------------------
     def load_scores(self, assignment: str) -> dict[str, dict[str, float]]:
         """``{student: {grade_id: score}}`` for ``assignment`` — nbgrader's
@@ -376,6 +392,50 @@ class GradebookStore:
             out: dict[str, dict[str, float]] = {s: {} for s in sorted(students)}
             for student, cell, score in rows:
                 out[student][cell] = round_score(score or 0.0)
+            return out
+        return self._transaction(work)
+
+    def load_manual(self, assignment: str, notebook: str) -> dict[str, dict[str, dict]]:
+        """What graders entered in formgrader for ``assignment``'s
+        ``notebook``: ``{student: {cell name: {"manual_score": float|None,
+        "extra_credit": float|None, "comment": str|None}}}`` — only cells
+        with a manual score, extra credit or a non-blank manual comment.
+        Grades are on grade cells (``"A3_q2"``), comments on the cells
+        nbgrader comments on (solution cells: ``"A3_q2_answer"``)."""
+        from nbgrader.api import (Assignment, BaseCell, Comment, Grade, Notebook,
+                                  SubmittedAssignment, SubmittedNotebook)
+
+        def submitted(query, model):
+            return (query.join(SubmittedNotebook, SubmittedNotebook.id == model.notebook_id)
+                    .join(SubmittedAssignment,
+                          SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+                    .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                    .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+                    .join(BaseCell, BaseCell.id == model.cell_id)
+                    .where(Assignment.name == assignment, Notebook.name == notebook))
+
+        def work(session: Session) -> dict:
+            out: dict[str, dict[str, dict]] = {}
+            if not self._has_tables(session, "grade", "comment", "submitted_assignment"):
+                return out
+
+            def entry(student, cell):
+                return out.setdefault(student, {}).setdefault(
+                    cell, {"manual_score": None, "extra_credit": None, "comment": None})
+            grades = session.execute(submitted(
+                select(SubmittedAssignment.student_id, BaseCell.name, Grade.manual_score,
+                       Grade.extra_credit), Grade)
+                .where((Grade.manual_score.is_not(None)) | (Grade.extra_credit.is_not(None))))
+            for student, cell, manual, extra in grades:
+                e = entry(student, cell)
+                e["manual_score"] = None if manual is None else round_score(manual)
+                e["extra_credit"] = round_score(extra) if extra else None
+            comments = session.execute(submitted(
+                select(SubmittedAssignment.student_id, BaseCell.name, Comment.manual_comment),
+                Comment).where(Comment.manual_comment.is_not(None)))
+            for student, cell, text_ in comments:
+                if text_ and text_.strip():
+                    entry(student, cell)["comment"] = text_.strip()
             return out
         return self._transaction(work)
 
@@ -501,10 +561,102 @@ def _set(obj, attr: str, value, changed: list) -> None:
         changed.append(f"{type(obj).__name__}.{attr}")
 
 
+def _assignment_notebook(session: Session, course, assignment_name: str, notebook_name: str,
+                         add: Callable):
+    """The gradebook's assignment and notebook rows (created when missing)."""
+    from nbgrader.api import Assignment, Course, Notebook
+    assignment = session.execute(select(Assignment).where(
+        Assignment.name == assignment_name)).scalar_one_or_none()
+    if assignment is None:
+        course_id = course.course_id
+        if session.get(Course, course_id) is None:
+            add(Course(id=course_id))
+        assignment = add(Assignment(name=assignment_name, course_id=course_id))
+        session.flush()
+    notebook = session.execute(select(Notebook).where(
+        Notebook.assignment_id == assignment.id,
+        Notebook.name == notebook_name)).scalar_one_or_none()
+    if notebook is None:
+        notebook = add(Notebook(name=notebook_name, assignment=assignment))
+        session.flush()
+    return assignment, notebook
+
+
+def _mirror_cells(session: Session, nb, sub_nb, add: Callable) -> dict:
+    """A ``Grade`` for every grade and task cell of notebook ``nb`` and a
+    ``Comment`` for every solution and task cell, in submitted notebook
+    ``sub_nb`` (as :meth:`nbgrader.api.Gradebook.add_submission` makes
+    them); ``{cell id: Grade}``."""
+    from nbgrader.api import Comment, Grade, GradeCell, SolutionCell, TaskCell
+    graded_ids = {g.cell_id: g for g in session.execute(select(Grade).where(
+        Grade.notebook_id == sub_nb.id)).scalars()}
+    comment_ids = {c.cell_id for c in session.execute(select(Comment.cell_id).where(
+        Comment.notebook_id == sub_nb.id)).all()}
+    for cell in session.execute(select(GradeCell).where(
+            GradeCell.notebook_id == nb.id)).scalars():
+        if cell.id not in graded_ids:
+            graded_ids[cell.id] = add(Grade(cell_id=cell.id, notebook=sub_nb))
+    for cell in session.execute(select(TaskCell).where(
+            TaskCell.notebook_id == nb.id)).scalars():
+        if cell.id not in graded_ids:
+            graded_ids[cell.id] = add(Grade(cell_id=cell.id, notebook=sub_nb))
+        if cell.id not in comment_ids:
+            add(Comment(cell_id=cell.id, notebook=sub_nb))
+    for cell in session.execute(select(SolutionCell).where(
+            SolutionCell.notebook_id == nb.id)).scalars():
+        if cell.id not in comment_ids:
+            add(Comment(cell_id=cell.id, notebook=sub_nb))
+    return graded_ids
+
+
+def _register(session: Session, course, assignment_name: str, notebook_name: str,
+              cells: list[dict]) -> bool:
+    """Record the released notebook's cells (see
+    :meth:`GradebookStore.register_notebook`); whether anything changed."""
+    from nbgrader.api import GradeCell, SolutionCell, SourceCell, SubmittedNotebook
+    changed: list[str] = []
+
+    def add(obj):
+        session.add(obj)
+        changed.append(f"new {type(obj).__name__}")
+        return obj
+    _, notebook = _assignment_notebook(session, course, assignment_name, notebook_name, add)
+    for model, wanted in ((GradeCell, [c for c in cells if c["grade"]]),
+                          (SolutionCell, [c for c in cells if c["solution"]])):
+        have = {c.name: c for c in session.execute(select(model).where(
+            model.notebook_id == notebook.id)).scalars()}
+        for c in wanted:
+            row = have.get(c["name"])
+            if model is GradeCell:
+                if row is None:
+                    add(GradeCell(name=c["name"], notebook=notebook, max_score=c["max_score"],
+                                  cell_type=c["cell_type"]))
+                else:
+                    _set(row, "max_score", c["max_score"], changed)
+                    _set(row, "cell_type", c["cell_type"], changed)
+            elif row is None:
+                add(SolutionCell(name=c["name"], notebook=notebook))
+    sources = {c.name: c for c in session.execute(select(SourceCell).where(
+        SourceCell.notebook_id == notebook.id)).scalars()}
+    for c in cells:
+        if c["cell_type"] not in ("code", "markdown"):
+            continue
+        row = sources.get(c["name"])
+        if row is None:
+            row = add(SourceCell(name=c["name"], notebook=notebook, cell_type=c["cell_type"],
+                                 locked=c["locked"], source=c["source"], checksum=c["checksum"]))
+        for attr in ("cell_type", "locked", "source", "checksum"):
+            _set(row, attr, c[attr], changed)
+    session.flush()
+    for sub_nb in session.execute(select(SubmittedNotebook).where(
+            SubmittedNotebook.notebook_id == notebook.id)).scalars():
+        _mirror_cells(session, notebook, sub_nb, add)
+    return bool(changed)
+
+
 def _write(session: Session, course, plan: dict, timestamp) -> bool:
-    from nbgrader.api import (Assignment, Comment, Course, Grade, GradeCell, Notebook,
-                              SolutionCell, Student, SubmittedAssignment, SubmittedNotebook,
-                              TaskCell)
+    from nbgrader.api import (Grade, GradeCell, Notebook, Student, SubmittedAssignment,
+                              SubmittedNotebook)
     changed: list[str] = []
 
     def add(obj):
@@ -513,21 +665,9 @@ def _write(session: Session, course, plan: dict, timestamp) -> bool:
         return obj
 
     # the assignment, its notebook and grade cells
-    assignment = session.execute(select(Assignment).where(
-        Assignment.name == plan["assignment"])).scalar_one_or_none()
-    if assignment is None:
-        course_id = course.course_id
-        if session.get(Course, course_id) is None:
-            add(Course(id=course_id))
-        assignment = add(Assignment(name=plan["assignment"], course_id=course_id))
-        session.flush()
+    assignment, notebook = _assignment_notebook(session, course, plan["assignment"],
+                                                plan["notebook"], add)
     _set(assignment, "duedate", plan["duedate"], changed)
-    notebook = session.execute(select(Notebook).where(
-        Notebook.assignment_id == assignment.id,
-        Notebook.name == plan["notebook"])).scalar_one_or_none()
-    if notebook is None:
-        notebook = add(Notebook(name=plan["notebook"], assignment=assignment))
-        session.flush()
     cells = {c.name: c for c in session.execute(select(GradeCell).where(
         GradeCell.notebook_id == notebook.id)).scalars()}
     for name, (max_score, _) in plan["cells"].items():
@@ -562,24 +702,7 @@ def _write(session: Session, course, plan: dict, timestamp) -> bool:
         if sub_nb is None:
             sub_nb = add(SubmittedNotebook(notebook=nb, assignment=submission))
             session.flush()
-        graded_ids = {g.cell_id: g for g in session.execute(select(Grade).where(
-            Grade.notebook_id == sub_nb.id)).scalars()}
-        comment_ids = {c.cell_id for c in session.execute(select(Comment.cell_id).where(
-            Comment.notebook_id == sub_nb.id)).all()}
-        for cell in session.execute(select(GradeCell).where(
-                GradeCell.notebook_id == nb.id)).scalars():
-            if cell.id not in graded_ids:
-                graded_ids[cell.id] = add(Grade(cell_id=cell.id, notebook=sub_nb))
-        for cell in session.execute(select(TaskCell).where(
-                TaskCell.notebook_id == nb.id)).scalars():
-            if cell.id not in graded_ids:
-                graded_ids[cell.id] = add(Grade(cell_id=cell.id, notebook=sub_nb))
-            if cell.id not in comment_ids:
-                add(Comment(cell_id=cell.id, notebook=sub_nb))
-        for cell in session.execute(select(SolutionCell).where(
-                SolutionCell.notebook_id == nb.id)).scalars():
-            if cell.id not in comment_ids:
-                add(Comment(cell_id=cell.id, notebook=sub_nb))
+        graded_ids = _mirror_cells(session, nb, sub_nb, add)
         if nb.id == notebook.id:
             ours = graded_ids
             _set(sub_nb, "late_submission_penalty", plan["penalty"], changed)

@@ -120,6 +120,11 @@ class ClassRun:
     resubmitted: list[str] = field(default_factory=list)
     #: (student, why) of every grader failure (also listed in ``failed``)
     errors: list[tuple[str, str]] = field(default_factory=list)
+    #: autograded notebooks written (:mod:`autograder.autograded`)
+    autograded: list[str] = field(default_factory=list)
+    #: what went wrong outside the grades (autograded notebooks, formgrader's
+    #: cells): bilingual Messages to show; no grade depends on them
+    notes: list = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -140,10 +145,10 @@ class _GradebookWriter:
     BATCH = 32
 
     def __init__(self, gradebook_url: str | None, course, run: ClassRun, store: ResultStore,
-                 assignment: str, catch_up: list[tuple[str, str]]):
+                 assignment: str, catch_up: list[tuple[str, str]], released=None):
         import queue
         import threading
-        self.url, self.course, self.run = gradebook_url, course, run
+        self.url, self.course, self.run, self.released = gradebook_url, course, run, released
         self.store, self.assignment, self.catch_up = store, assignment, catch_up
         # bounded: when grading outruns the database, finish() waits instead
         # of piling parsed results up in memory (a failed writer drains it)
@@ -169,6 +174,7 @@ class _GradebookWriter:
         from .gradebook import GradebookStore
         try:
             with GradebookStore(self.url) as gb:
+                self._register(gb)
                 pending = self._stale(gb)
                 while True:
                     block = not pending
@@ -196,6 +202,20 @@ class _GradebookWriter:
             self.error = exc
             while not self.closed and self.queue.get() is not None:
                 pass                                # drain so put()/close() never block
+
+    def _register(self, gb) -> None:
+        """The released notebook's cells, for formgrader (a released notebook
+        that does not fit is a note, not a failed run: no grade needs it)."""
+        if self.released is None:
+            return
+        from .i18n import msg
+        try:
+            gb.register_notebook(self.course, self.assignment, self.released)
+        except (ValueError, KeyError, OSError) as exc:
+            self.run.notes.append(msg(
+                f"发布的笔记本 {self.released} 无法登记到成绩簿（formgrader 将无法打开提交）：{exc}",
+                f"the released notebook {self.released} could not be registered in the "
+                f"gradebook (formgrader cannot open the submissions): {exc}"))
 
     def _record_stored(self, gb, students: list[str]) -> None:
         """Record the stored results of ``students`` (one transaction)."""
@@ -232,6 +252,7 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
                 progress: Callable[[int, int, str], None] | None = None,
                 running: Callable[[list[str]], None] | None = None,
                 questions: list[str] | None = None,
+                autograded_root: str | os.PathLike | None = None,
                 job: Callable[..., str] = grade_job) -> ClassRun:
     """Grade ``submissions`` (see module docstring); ``progress(done, total,
     student)`` is called after each one, ``running(students)`` whenever the
@@ -242,6 +263,10 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
     these questions' results are replaced in each stored result of the same
     submission (the others stay as they are); a submission without one gets
     a whole new result.
+
+    ``autograded_root``: write each result's autograded notebook under
+    ``<root>/autograded/`` as nbgrader does (:mod:`autograder.autograded`;
+    needs ``source_notebook``), also for skipped submissions that lack one.
 
     Every path is made absolute here, before any job leaves (a dask worker's
     folder is not this one).  Grader failures (not the student's) are stored
@@ -295,7 +320,29 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
         imports = runner.notebook_imports(source_notebook) if source_notebook else None
         runner.start_shared_zygote(None if imports is None else imports + [
             f"autograder.questions.{m}" for m in MODULES.get(assignment, ())])
-    writer = _GradebookWriter(gradebook_url, course, run, store, assignment, catch_up)
+    writer = _GradebookWriter(gradebook_url, course, run, store, assignment, catch_up,
+                              released=source_notebook)
+    paths = {sub.student: sub.path for sub in submissions}
+
+    def autograde(result: AssignmentResult, only_missing: bool = False) -> None:
+        if autograded_root is None or source_notebook is None:
+            return
+        from .autograded import autograded_path, write_autograded
+        from .i18n import msg
+        if only_missing and autograded_path(autograded_root, course, assignment,
+                                            result.student).is_file():
+            return
+        try:
+            write_autograded(autograded_root, course, assignment, result,
+                             paths[result.student], source_notebook)
+            run.autograded.append(result.student)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            run.notes.append(msg(f"{result.student}：批改后的笔记本无法写入：{exc}",
+                                 f"{result.student}: the autograded notebook could not be "
+                                 f"written: {exc}"))
+    for student in run.skipped:
+        if student in stored_results:
+            autograde(stored_results[student], only_missing=True)
     total = len(todo)
     args = [(os.path.abspath(course_path), assignment, os.path.abspath(s.path), s.student,
              os.path.abspath(source_notebook) if source_notebook else None) for s in todo]
@@ -310,6 +357,7 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
     def keep(result: AssignmentResult) -> None:
         store.save(result)
         writer.put(result)
+        autograde(result)
 
     def finish(sub: Submission, text: str | None, error: str | None) -> None:
         in_flight.discard(sub.student)
@@ -330,6 +378,7 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
                         f"{type(exc).__name__}: {exc}"
         if error is None:
             writer.put(result)
+            autograde(result)
             run.graded.append(sub.student)
         else:
             result = failed_result(course, assignment, sub.student, valid_text(error))

@@ -343,3 +343,23 @@ def test_a_grader_failure_is_kept_listed_and_retried(tmp_path):
     run = grade_class(course, course_dir / "course.yaml", AID, subs, store, workers=1)
     assert run.graded == ["ben"] and run.skipped == ["ann"]
     assert store.load(AID, "ben").score == full_marks()
+
+
+def test_entries_not_graded_are_listed_in_the_closing_report(tmp_path):
+    """A stray file and a FIFO in submitted/ are not graded, and the report
+    at the end of the run says so, by path (not only a note on stderr at
+    the start, which scrolls away under the progress bar)."""
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "course.yaml").write_text(yaml.safe_dump(_course_data(), allow_unicode=True,
+                                                       sort_keys=False), encoding="utf-8")
+    (course / "exercises").symlink_to(ROOT / "exercises", target_is_directory=True)
+    submit(course, "ann", "solution", DUE_UTC - dt.timedelta(hours=1))
+    (course / "submitted" / "notes.txt").write_text("not a submission", encoding="utf-8")
+    (course / "submitted" / "zed" / AID).mkdir(parents=True)
+    os.mkfifo(course / "submitted" / "zed" / AID / NAME)
+    out = nngrade("grade", course, "-a", AID, "--workers", 1, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    report = out.stdout[out.stdout.index("Needs your eye"):]
+    assert "notes.txt" in report and "zed" in report and "not graded" in report
+    assert stored(course)["ann"].score == full_marks()

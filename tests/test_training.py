@@ -19,6 +19,7 @@ def test_small_mlp_solves_xor():
     np.testing.assert_array_equal(pred, y[:, 0].astype(int))
 
 
+@pytest.mark.slow                           # trains on the digits: ~15 s each
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_mlp_reaches_97_percent_on_digits(seed):
     rng = np.random.default_rng(seed)

@@ -27,11 +27,17 @@ def _sandbox(result) -> dict:
     return box if isinstance(box, dict) else {}
 
 
-def attention(course, results, *, resubmitted=(), errors=()) -> list[tuple[str, str, str]]:
+def attention(course, results, *, resubmitted=(), errors=(), skipped=()
+              ) -> list[tuple[str, str, str]]:
     """``(student, kind, detail)`` rows, by student; ``kind`` is one of
     ``timeout``, ``crash``, ``unreadable``, ``grader error``, ``id mismatch``,
-    ``late``, ``timestamp``, ``resubmitted``.  ``errors``: ``(student, why)``
-    of grader failures of this run (their results say it too)."""
+    ``late``, ``timestamp``, ``resubmitted``, ``reference attempt``,
+    ``skipped``.  ``errors``: ``(student, why)`` of grader failures of this
+    run (their results say it too); ``skipped``: the entries of the
+    submissions folder that were not graded
+    (:class:`~autograder.submissions.Problem`: a link, a FIFO, a stray file,
+    a folder without the notebook …), by path."""
+    from .stats import attempt_summary
     lang = course.language
     rows: list[tuple[str, str, str]] = []
     for r in sorted(results, key=lambda r: r.student):
@@ -56,6 +62,8 @@ def attention(course, results, *, resubmitted=(), errors=()) -> list[tuple[str, 
                          _t(lang, f"笔记本中的 STUDENT_ID 是 {shown}，提交者是 {r.student}",
                             f"the notebook's STUDENT_ID is {shown}, the submission is "
                             f"{r.student}'s")))
+        if attempt_summary(r):
+            rows.append((r.student, "reference attempt", attempt_summary(r)[:160]))
         if info is not None and info.timestamp_problem:
             rows.append((r.student, "timestamp", info.timestamp_problem[:160]))
         late = lateness(course, r)
@@ -67,6 +75,10 @@ def attention(course, results, *, resubmitted=(), errors=()) -> list[tuple[str, 
     for student, why in errors:
         if student not in seen:
             rows.append((student, "grader error", why.splitlines()[0][:160]))
+    for problem in skipped:
+        if "graded anyway" in problem.reason:
+            continue
+        rows.append((str(problem.path), "skipped", problem.reason[:160]))
     for student in resubmitted:
         rows.append((student, "resubmitted", _t(lang, "新的提交，已重新评分",
                                                 "a new submission, graded again")))
@@ -76,7 +88,9 @@ def attention(course, results, *, resubmitted=(), errors=()) -> list[tuple[str, 
 _KINDS = {"timeout": ("超时", "timeout"), "crash": ("崩溃/出错", "crash"),
           "unreadable": ("无法读取", "unreadable"), "grader error": ("评分程序出错", "grader error"),
           "id mismatch": ("学号不符", "id mismatch"), "late": ("迟交", "late"),
-          "timestamp": ("提交时间", "timestamp"), "resubmitted": ("重新提交", "resubmitted")}
+          "timestamp": ("提交时间", "timestamp"), "resubmitted": ("重新提交", "resubmitted"),
+          "reference attempt": ("试图取用参考答案", "reference attempt"),
+          "skipped": ("未评分", "not graded")}
 
 
 def attention_table(course, rows) -> str:
