@@ -963,8 +963,9 @@ def _judge(a: sp.Expr, b: sp.Expr, table, draw, samples: int, rtol: float) -> It
     """The check, step by step.
 
     Yields ``("numeric", verdict, points_agreeing, counterexample)`` with
-    verdict ``"equal"``, ``"wrong"`` or ``"unknown"``, then (unless wrong)
-    ``("symbolic", proved)``.
+    verdict ``"equal"``, ``"wrong"`` or ``"unknown"``, then, only when the
+    numbers were inconclusive, ``("symbolic", proved)`` (simplification costs
+    far more than sampling, and cannot overturn points that all agree).
     """
     used = {s.name for s in a.free_symbols | b.free_symbols}
     if a.atoms(AppliedUndef) or b.atoms(AppliedUndef):
@@ -993,7 +994,10 @@ def _judge(a: sp.Expr, b: sp.Expr, table, draw, samples: int, rtol: float) -> It
             agreed += 1
             if agreed >= samples:
                 break
-        yield ("numeric", "equal" if agreed >= min(samples, 5) else "unknown", agreed, None)
+        verdict = "equal" if agreed >= min(samples, 5) else "unknown"
+        yield ("numeric", verdict, agreed, None)
+        if verdict == "equal":                          # decided: no proof needed
+            return
     yield ("symbolic", _proved_zero(a - b))
 
 
@@ -1031,13 +1035,23 @@ def _limit_memory(extra: int = 2 << 30) -> None:
         pass
 
 
-def _run_limited(steps: Callable[[], Iterator[tuple]], time_limit: float) -> list[tuple]:
+def _run_limited(steps: Callable[[], Iterator[tuple]], time_limit: float,
+                 job: tuple | None = None) -> list[tuple]:
     """Collect what ``steps()`` yields within ``time_limit`` seconds, then stop it.
 
-    On Linux it runs in a forked child (killed at the deadline), streaming
-    JSON lines back; elsewhere in a daemon thread that is abandoned.
+    With warm workers (:mod:`autograder.formula_pool`) and ``job`` (the
+    arguments of :func:`_steps`), an idle worker runs it, killed at the
+    deadline.  Otherwise, on Linux, it runs in a forked child (killed at
+    the deadline), streaming JSON lines back; elsewhere in a daemon thread
+    that is abandoned.
     """
     deadline = time.monotonic() + time_limit
+    if job is not None:
+        from .formula_pool import active_pool
+        pool = active_pool()
+        items = pool.run(job, deadline) if pool is not None else None
+        if items is not None:
+            return items
     if _can_fork():
         r, w = os.pipe()
         try:
@@ -1137,49 +1151,61 @@ _ANSWERS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("formula_
                                                                        default=None)
 
 
-def _read_answer(answer, names, fns, defined, time_limit: float):
-    """The answer read as :func:`_read` does, but a formula string is first
-    read in a forked child killed at ``time_limit`` (a formula whose mere
-    parsing takes a minute — ``max(1x-1y, …, 199x-199y)`` — is never parsed
-    in the grader): ``_SLOW`` when it could not be read in time.  Results
-    are remembered, so the answer is read once per submission, not once per
-    reference, catalogued mistake and carried-forward check."""
-    if not isinstance(answer, str) or not _can_fork():
-        return _read(answer, names, fns, defined)
-    cache = _ANSWERS.get()
+def _answer_key(answer, names, fns, defined):
+    """The key of a string answer in :data:`_ANSWERS` (``None``: not kept)."""
+    if not isinstance(answer, str) or _ANSWERS.get() is None:
+        return None
     try:
         key = (answer, frozenset(names.items()), frozenset(fns.items()),
                frozenset(defined.items()))
         hash(key)
     except TypeError:
-        key = None
-    if cache is None:
-        key = None
-    if key is not None and key in cache:
-        found = cache[key]
-        if isinstance(found, FormulaError):
-            raise found
-        return found
+        return None
+    return key
 
-    def probe():
-        try:
-            _read(answer, names, fns, defined)
-            yield ("read",)
-        except FormulaError:
-            yield ("refused",)
-    items = _run_limited(probe, time_limit) if time_limit > 0 else []
-    if not items:
-        found = _SLOW
-    else:
-        try:
-            found = _read(answer, names, fns, defined)
-        except FormulaError as exc:
-            found = exc
+
+def _remembered(answer, names, fns, defined):
+    """Within one submission (:func:`judging_deadline`), what reading this
+    answer gave before — the expression, the FormulaError, or ``_SLOW``
+    (it could not be read in time) — or ``None``.  So an answer is read
+    (in a time-limited child) once per submission, not once per reference,
+    catalogued mistake and carried-forward check."""
+    key = _answer_key(answer, names, fns, defined)
+    return None if key is None else _ANSWERS.get().get(key)
+
+
+def _remember(answer, names, fns, defined, found) -> None:
+    key = _answer_key(answer, names, fns, defined)
     if key is not None:
-        cache[key] = found
-    if isinstance(found, FormulaError):
-        raise found
-    return found
+        _ANSWERS.get()[key] = found
+
+
+def _steps(answer, b, table, fns, names, defined, domain, samples, rtol, seed):
+    """The whole check of one answer, as :func:`_run_limited` runs it: read
+    the answer (``("read",)`` or ``("refused",)``), ``("same",)`` when it is
+    the reference's very tree, else :func:`_judge`'s steps.  ``fns`` may
+    be a tuple of names of :data:`FUNCTIONS` (see :func:`_sendable`)."""
+    if isinstance(fns, tuple):
+        fns = {name: FUNCTIONS[name] for name in fns}
+    try:
+        a = _read(answer, names, fns, defined)
+    except FormulaError:
+        yield ("refused",)
+        return
+    yield ("read",)
+    if a == b:
+        yield ("same",)
+        return
+    discrete = {s for e in (a, b) for d in e.atoms(sp.KroneckerDelta) for s in d.free_symbols}
+    yield from _judge(a, b, table, _sampler(table, domain, discrete, seed), samples, rtol)
+
+
+def _sendable(fns: dict) -> dict | tuple:
+    """``fns`` as a warm worker can receive it: the names, when all are the
+    whitelist's own (their lambdas cannot be pickled), else as it is."""
+    if all(FUNCTIONS.get(name) is fn for name, fn in fns.items()):
+        return tuple(fns)
+    return fns
 
 
 def _key(x) -> str:
@@ -1244,22 +1270,37 @@ def check_formula(answer, reference, symbols, *, domain=None, assumptions=None,
         return FormulaResult(status == "correct", status, feedback.render(language), feedback,
                              parsed, **kw)
     end = time.monotonic() + _budget(time_limit)           # reading and judging together
-    try:
-        a = _read_answer(answer, names, fns, defined, end - time.monotonic())
-    except FormulaError as exc:
-        return result("invalid", M_INVALID.format(reason=exc.message))
-    if a is _SLOW:                                        # could not even be read in time
+    known = _remembered(answer, names, fns, defined)
+    if known is _SLOW:                                    # could not even be read in time
         return result("undecided", M_UNDECIDED)
-    time_limit = end - time.monotonic()
-
-    if a == b:                                            # identical trees: nothing to do
-        return result("correct", M_CORRECT_SYM, a, method="symbolic")
+    if isinstance(known, FormulaError):
+        return result("invalid", M_INVALID.format(reason=known.message))
+    if not isinstance(answer, str):                       # a SymPy answer: no parsing to fear
+        try:
+            known = _read(answer, names, fns, defined)
+        except FormulaError as exc:
+            return result("invalid", M_INVALID.format(reason=exc.message))
     seed = int.from_bytes(hashlib.sha256(
         "\x00".join([_key(reference), _key(answer), *sorted(table)]).encode()).digest()[:8], "big")
-    discrete = {s for e in (a, b) for d in e.atoms(sp.KroneckerDelta) for s in d.free_symbols}
-    draw = _sampler(table, domain, discrete, seed)
-    items = _run_limited(lambda: _judge(a, b, table, draw, samples, rtol), time_limit) \
-        if time_limit > 0 else []
+    job = (answer, b, table, _sendable(fns), names, defined, domain, samples, rtol, seed)
+    time_limit = end - time.monotonic()
+    # reading and judging in one time-limited child: a formula whose mere
+    # parsing takes a minute (max(1x-1y, …, 199x-199y)) is never parsed here
+    items = _run_limited(lambda: _steps(*job), time_limit, job) if time_limit > 0 else []
+    tags = {it[0] for it in items}
+    if known is None:
+        if not tags & {"read", "refused"}:
+            _remember(answer, names, fns, defined, _SLOW)
+            return result("undecided", M_UNDECIDED)
+        try:                                              # the child read it in time
+            known = _read(answer, names, fns, defined)
+        except FormulaError as exc:
+            _remember(answer, names, fns, defined, exc)
+            return result("invalid", M_INVALID.format(reason=exc.message))
+        _remember(answer, names, fns, defined, known)
+    a = known
+    if "same" in tags:                                    # identical trees: nothing to do
+        return result("correct", M_CORRECT_SYM, a, method="symbolic")
 
     numeric = next((it for it in items if it[0] == "numeric"), None)
     proved = any(it[0] == "symbolic" and it[1] for it in items)

@@ -4,10 +4,15 @@ Run after the README's test set-up::
 
     python benchmarks/check_service.py [--students 200] [--rounds 1]
 
-Starts ``nngrade serve``'s application on 127.0.0.1 (a free port, in this
-process, as the tests do) with one token per simulated student, then lets
-``--students`` clients (one thread each) issue, in a random order per
-student, ``--rounds`` of each kind of check:
+Starts ``nngrade serve``'s application on 127.0.0.1 (a free port, in a
+process of its own) with one token per simulated student, then lets
+``--students`` clients (one thread each, in this process) issue, in a random
+order per student, ``--rounds`` of each kind of check, ``--think`` seconds
+apart on average (exponentially distributed, the first at a uniform time
+in ``[0, think]``: students working at once, each checking every few
+seconds — the default 10 s is a busy lab); ``--think 0`` sends every
+student's checks at the same instant, back to back (a burst: latency is
+then queueing behind ~600 simultaneous checks on 2 cores):
 
 * **numeric** — A3.q2 (four arrays, error carried forward from q1);
 * **formula** — A2.q1 (two formulas, parsed and compared by the formula
@@ -116,33 +121,58 @@ def local_times(course, rounds: int = 5) -> dict:
     return out
 
 
+def _serve(tokens_path: str, limits: Limits, ready) -> None:
+    """The service, in a process of its own (as in production: the students'
+    clients do not share its interpreter)."""
+    course = load_course(ROOT / "course.yaml")
+    app = make_app(Checker(course, limits), TokenFile(Path(tokens_path)), limits)
+    base, _stop = start_in_thread(app)
+    ready.put(base)
+    threading.Event().wait()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--students", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--think", type=float, default=10.0,
+                    help="mean seconds between one student's checks (exponential; the "
+                         "first check at a uniform time in [0, think]); 0: everyone at once")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "check_service.json")
     a = ap.parse_args()
+    load_before = os.getloadavg()
+    import multiprocessing
     course = load_course(ROOT / "course.yaml")
     students = [f"s{i:04d}" for i in range(a.students)]
     tokens = make_tokens(students)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "tokens.json").write_text(json.dumps(tokens))
         limits = Limits(per_minute=10_000, burst=10_000, fn_queue=10 * a.students)
-        app = make_app(Checker(course, limits), TokenFile(Path(tmp) / "tokens.json"), limits)
-        base, stop = start_in_thread(app)
+        ctx = multiprocessing.get_context("fork")        # before any thread of ours exists
+        ready = ctx.Queue()
+        server = ctx.Process(target=_serve, args=(str(Path(tmp) / "tokens.json"), limits, ready),
+                             daemon=True)
+        server.start()
+        base = ready.get(timeout=300)
         bodies = {(s, k): json.dumps(request_body(course, k, s)).encode() for s in students for k in KINDS}
-        warm = urllib.request.Request(base + "/v1/check", data=bodies[(students[0], "function")],
-                                      headers={"Authorization": f"token {tokens[students[0]]}"})
-        urllib.request.urlopen(warm, timeout=600).read()        # the sandbox's zygote starts once
+        for kind in KINDS:                       # the zygote and formula workers start once
+            warm = urllib.request.Request(base + "/v1/check", data=bodies[(students[0], kind)],
+                                          headers={"Authorization": f"token {tokens[students[0]]}"})
+            urllib.request.urlopen(warm, timeout=600).read()
         times: dict[str, list[float]] = {k: [] for k in KINDS}
         failures: list[str] = []
         lock, start = threading.Lock(), threading.Barrier(a.students)
 
         def student(s: str) -> None:
             plan = [k for _ in range(a.rounds) for k in KINDS]
-            random.Random(s).shuffle(plan)
+            rng = random.Random(s)
+            rng.shuffle(plan)
             start.wait()
-            for kind in plan:
+            if a.think > 0:
+                time.sleep(rng.uniform(0, a.think))
+            for i, kind in enumerate(plan):
+                if i and a.think > 0:
+                    time.sleep(rng.expovariate(1 / a.think))
                 req = urllib.request.Request(base + "/v1/check", data=bodies[(s, kind)],
                                              headers={"Authorization": f"token {tokens[s]}"})
                 t0 = time.perf_counter()
@@ -165,9 +195,12 @@ def main() -> None:
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
-        stop()
+        server.terminate()
+        server.join(30)
     total = sum(len(v) for v in times.values())
-    result = {"students": a.students, "rounds": a.rounds, "cpus": os.cpu_count(),
+    result = {"students": a.students, "rounds": a.rounds, "think_s": a.think, "cpus": os.cpu_count(),
+              "load_average_before": [round(x, 2) for x in load_before],
+              "load_average_after": [round(x, 2) for x in os.getloadavg()],
               "service": {k: percentiles(v) for k, v in times.items()},
               "checks_per_second": round(total / wall, 2), "wall_s": round(wall, 2),
               "failures": len(failures), "failure_examples": failures[:5],

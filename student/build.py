@@ -9,13 +9,13 @@ variant salt, secret and gradebook URL removed), then builds the wheel
 ``student/pyproject.toml``.  A student installs it with one command,
 ``pip install nn_backprop_student-0.1.0-py3-none-any.whl``.
 
-The allowlist is the one place that says what a student's machine may
-hold: the notebook runtime, the check-service client, the wire protocol,
-the tolerance rules' data types, and nn_core's data sets and gradient
-checker.  Question modules, references, mistakes, the judge, the formula
-checker, variants, the sandbox and nn_core's layers, activations, losses
-and SymPy derivations are absent (the test suite proves it).
-(To be unified with the sandbox child's import allowlist of issue 13.)
+What a student's machine may hold is the sandbox's student runtime
+(:data:`autograder.sandbox.allowlist.RUNTIME`, what a graded run may load:
+one list for both) plus :data:`STUDENT_EXTRAS`: the check-service client
+and nn_core's data sets and gradient checker.  Question modules,
+references, mistakes, the judge, the formula checker, variants, the
+sandbox and nn_core's layers, activations, losses and SymPy derivations
+are absent (the test suite proves it).
 """
 from __future__ import annotations
 
@@ -29,22 +29,33 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 STAGED = HERE / "staged"
 
-#: repository files a student install carries, as they are
-ALLOWLIST = (
-    "autograder/i18n.py",           # bilingual messages
-    "autograder/config.py",         # reads course.yaml (no answers in it)
-    "autograder/submission_info.py",  # its due dates (config reads them with it)
-    "autograder/notebook.py",       # setup / check in the notebook
-    "autograder/protocol.py",       # answers → plain data (to_wire)
-    "autograder/numeric.py",        # coerce_array (to_wire validates arrays with it)
-    "autograder/results.py",        # part results the service sends back
-    "autograder/service/__init__.py",
-    "autograder/service/client.py",
-    "autograder/service/codec.py",
-    "nn_core/_checks.py",
-    "nn_core/data.py",              # XOR, 2-D and digits data sets
-    "nn_core/gradcheck.py",         # the gradient checker for the student's own layers
+sys.path.insert(0, str(ROOT))
+from autograder.sandbox.allowlist import RUNTIME  # noqa: E402 — the one list of the runtime
+
+#: what a student's machine holds beyond the runtime a graded run loads
+#: (:data:`autograder.sandbox.allowlist.RUNTIME`, the one list that says what
+#: the student runtime is: notebook, i18n, course file reader, answer
+#: protocol, results): the check service's client, and nn_core's public parts
+STUDENT_EXTRAS = (
+    "autograder.service",           # (its __init__: the API's docstring only)
+    "autograder.service.client",    # sends the answers, shows the feedback
+    "autograder.service.codec",     # answers → JSON
+    "nn_core._checks",
+    "nn_core.data",                 # XOR, 2-D and digits data sets
+    "nn_core.gradcheck",            # the gradient checker for the student's own layers
 )
+
+
+def module_file(name: str) -> str:
+    """The repository path of module ``name`` (a package: its ``__init__.py``)."""
+    rel = Path(*name.split("."))
+    return str(rel / "__init__.py") if (ROOT / rel).is_dir() else str(rel) + ".py"
+
+
+#: repository files a student install carries, as they are (the packages'
+#: own ``__init__`` files are :data:`GENERATED`)
+ALLOWLIST = tuple(module_file(m) for m in (*RUNTIME, *STUDENT_EXTRAS)
+                  if m not in ("autograder", "nn_core"))
 
 #: package files written for the student install (the repository's own
 #: ``__init__`` files import modules the student install does not carry)
@@ -62,7 +73,7 @@ PRIVATE_KEYS = (("variants", "salt"), ("variants", "secret_env"), ("gradebook_ur
 def public_course(course_file: Path, checks: str | None) -> str:
     """The course's ``course.yaml`` as a student's copy (validated)."""
     import yaml
-    sys.path.insert(0, str(ROOT))
+
     from autograder.config import parse_course
     data = yaml.safe_load(course_file.read_text(encoding="utf-8"))
     for path in PRIVATE_KEYS:

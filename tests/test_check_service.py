@@ -112,6 +112,53 @@ def test_reveal_only_for_parts_judged_right(course, service):
     assert np.allclose(reply["reveal"]["h"]["answer"], refs["q1"]["h"])
 
 
+def _course_due(due: str, extensions: dict):
+    """course.yaml with A3 due at ``due`` and the given extensions (days)."""
+    import yaml
+    data = yaml.safe_load(COURSE_FILE.read_text(encoding="utf-8"))
+    data["assignments"]["A3"].update(due=due, extensions=extensions)
+    return parse_course(yaml.safe_dump(data, allow_unicode=True), str(COURSE_FILE))
+
+
+def test_reveal_for_every_part_once_the_due_date_has_passed():
+    import datetime as dt
+    course = _course_due("2025-03-10 23:59:00 +08:00", {"bob": 2})
+    due = dt.datetime(2025, 3, 10, 15, 59)                     # naive UTC
+    now = {"t": due - dt.timedelta(minutes=1)}
+    checker = Checker(course, Limits(), clock=lambda: now["t"])
+    refs = {s: references(course, "A3", s) for s in ("alice", "bob")}
+    ask = {s: {"assignment": "A3", "question": "A3.q1",
+               "answers": a3_answers(refs[s], wrong_y=True)} for s in refs}
+    before = checker.check("alice", ask["alice"])
+    assert before["past_due"] is False and set(before["reveal"]) == {"z1", "h"}
+    now["t"] = due + dt.timedelta(minutes=1)
+    after = checker.check("alice", ask["alice"])               # the same answers, now past due
+    assert after["past_due"] is True and after["results"] == before["results"]
+    assert set(after["reveal"]) == {"z1", "h", "y"}              # the wrong part too
+    assert np.allclose(after["reveal"]["y"]["answer"], refs["alice"]["q1"]["y"])
+    # nothing answered at all: every part is still shown
+    empty = checker.check("alice", {"assignment": "A3", "question": "A3.q1", "answers": {}})
+    assert {r["status"] for r in empty["results"]} == {"missing"}
+    assert set(empty["reveal"]) == {"z1", "h", "y"}
+    # bob's extension (2 days) keeps his wrong part hidden until his own due date
+    bob = checker.check("bob", ask["bob"])
+    assert bob["past_due"] is False and "y" not in bob["reveal"]
+    now["t"] = due + dt.timedelta(days=2, minutes=1)
+    bob = checker.check("bob", ask["bob"])
+    assert bob["past_due"] is True and "y" in bob["reveal"]
+    assert np.allclose(bob["reveal"]["y"]["answer"], refs["bob"]["q1"]["y"])
+
+
+def test_no_due_date_reveals_only_right_parts(course):
+    import datetime as dt
+    assert course.assignment("A3").due is None
+    checker = Checker(course, Limits(), clock=lambda: dt.datetime(2999, 1, 1))
+    refs = references(course, "A3", "alice")
+    reply = checker.check("alice", {"assignment": "A3", "question": "A3.q1",
+                                    "answers": a3_answers(refs, wrong_y=True)})
+    assert reply["past_due"] is False and set(reply["reveal"]) == {"z1", "h"}
+
+
 def test_a_token_judges_only_its_own_variant(course, service):
     alice, bob = references(course, "A3", "alice"), references(course, "A3", "bob")
     assert not np.allclose(alice["q2"]["dW1"], bob["q2"]["dW1"])
@@ -236,6 +283,28 @@ FORBIDDEN_MODULES = ["autograder.questions", "autograder.judge", "autograder.fun
                      "autograder.sandbox", "autograder.pipeline", "autograder.service.server",
                      "autograder.service.judging", "nn_core.activations", "nn_core.losses",
                      "nn_core.layers", "nn_core.conv", "nn_core.network", "nn_core.symbolic"]
+
+
+def test_the_student_install_is_the_sandbox_runtime_plus_the_client():
+    """One list says what the student runtime is: the sandbox's RUNTIME
+    (what a graded run may load) is all in the student install, and the
+    install adds only the client and nn_core's public parts."""
+    from autograder.sandbox.allowlist import RUNTIME
+    sys.path.insert(0, str(ROOT / "student"))
+    try:
+        import build as student_build
+    finally:
+        sys.path.remove(str(ROOT / "student"))
+    files = set(student_build.ALLOWLIST)
+    runtime = {m.replace(".", "/") + ".py" for m in RUNTIME if m != "autograder"}
+    assert runtime <= files
+    assert files - runtime == {"autograder/service/__init__.py", "autograder/service/client.py",
+                               "autograder/service/codec.py", "nn_core/_checks.py",
+                               "nn_core/data.py", "nn_core/gradcheck.py"}
+    assert all((ROOT / f).is_file() for f in files)
+    for module in FORBIDDEN_MODULES:
+        stem = module.replace(".", "/")
+        assert not any(f == stem + ".py" or f.startswith(stem + "/") for f in files), module
 
 
 @pytest.fixture(scope="module")
@@ -440,3 +509,69 @@ c.JupyterHub.load_roles = [{{"name": "setup", "services": ["setup"],
             hub.wait(60)
         except subprocess.TimeoutExpired:
             hub.kill()
+
+
+def test_identical_checks_in_flight_are_judged_once(course):
+    import threading
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    class Slow(Checker):
+        def _judge(self, *args):
+            calls.append(args[0])
+            started.set()
+            assert release.wait(300)                     # a hang detector
+            return super()._judge(*args)
+    checker = Slow(course, Limits())
+    body = {"assignment": "A2", "question": "A2.q1", "answers": {"q1": {
+        "dsigmoid": {"type": "text", "value": "sigmoid(x)*(1-sigmoid(x))"}}}}
+    replies = {}
+    first = threading.Thread(target=lambda: replies.update(a=checker.check("alice", body)))
+    first.start()
+    assert started.wait(300)
+    second = threading.Thread(target=lambda: replies.update(b=checker.check("alice", body)))
+    second.start()
+    release.set()
+    first.join(300)
+    second.join(300)
+    assert calls == ["alice"]                             # the second waited for the first
+    assert replies["a"] == replies["b"]
+    assert replies["a"]["results"][0]["status"] == "correct"
+
+
+def test_an_undecided_formula_is_not_cached(course):
+    from autograder.formula import M_UNDECIDED
+    calls = []
+
+    class Undecided(Checker):
+        def _judge(self, *args):
+            calls.append(1)
+            reply = super()._judge(*args)
+            assert reply["_decided"] is True
+            reply["_decided"] = False                      # as if the time limit struck
+            return reply
+    checker = Undecided(course, Limits())
+    body = {"assignment": "A2", "question": "A2.q1", "answers": {"q1": {
+        "dsigmoid": {"type": "text", "value": "sigmoid(x)*(1-sigmoid(x))"}}}}
+    one, two = checker.check("alice", body), checker.check("alice", body)
+    assert len(calls) == 2 and one == two and "_decided" not in one
+    assert M_UNDECIDED.en not in json.dumps(one)
+
+
+def test_references_are_built_once_per_question_and_variant(course, monkeypatch):
+    q = get_question("A3.q1")
+    builds = []
+    real = type(q).reference
+    mine = variant_of(course, "A3", "alice")[0]
+    monkeypatch.setattr(type(q), "reference", lambda self, params: builds.append(
+        (self.id, params == mine)) or real(self, params))
+    checker = Checker(course, Limits())
+    refs = references(course, "A3", "alice")
+    builds.clear()
+    for wrong in (True, False):
+        checker.check("alice", {"assignment": "A3", "question": "A3.q1",
+                                "answers": a3_answers(refs, wrong_y=wrong)})
+    assert builds.count(("A3.q1", True)) == 1       # (a wrong answer also builds the lecture's)
+    cached = checker._references(variant_of(course, "A3", "alice")[0])(q)
+    assert np.allclose(cached["y"], refs["q1"]["y"])
+    with pytest.raises(ValueError):                        # shared: nobody writes into it
+        cached["y"][...] = 0

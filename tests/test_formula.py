@@ -639,3 +639,77 @@ def test_check_order_stops_at_the_time_limit():
     t0 = time.monotonic()
     r = check_order("(n+L+1)^1000", BACKWARD, NL, time_limit=1.0)
     assert r.status in ("wrong", "undecided") and time.monotonic() - t0 < 3.5
+
+
+# ------------------------------------------------------------------ warm workers
+
+@pytest.fixture
+def warm_pool():
+    """Formula checks judged by warm workers (as the check service runs them)."""
+    from autograder.formula_pool import use_workers
+    pool = use_workers(2, wait=300)               # a hang detector, not a speed limit
+    assert pool.started >= 1, "no formula worker started"
+    yield pool
+    use_workers(0)
+
+
+def _verdict(r: FormulaResult):
+    return (r.status, r.method, r.points, r.counterexample, r.message,
+            None if r.parsed is None else sp.srepr(r.parsed))
+
+
+@pytest.mark.skipif(not formula._can_fork(), reason="workers replace forked children (Linux)")
+def test_warm_workers_give_the_forked_childs_verdicts(warm_pool):
+    cases = [(ans, ref, syms, opts) for _name, (ref, syms, good, bad, opts) in CASES.items()
+             for ans in (good[:2] + bad[:2])]
+    cases += [("x^2 +", "x^2", ["x"], {}),                                 # invalid
+              ("delta(i,j) - s_j", "KroneckerDelta(i, j) - s_j", ["i", "j", "s_j"], {}),
+              ("a - y", "sigmoid(z) - y", ["z", "y"], {"definitions": {"a": "sigmoid(z)"}}),
+              (sp.exp(-sp.Symbol("x")), "exp(-x)", ["x"], {})]              # a SymPy answer
+    served = warm_pool.served
+    pooled = [_verdict(check_formula(a, r, s, **o)) for a, r, s, o in cases]
+    assert warm_pool.served > served                # the workers judged them
+    from autograder.formula_pool import use_workers
+    use_workers(0)                                  # the same checks, a fork each
+    forked = [_verdict(check_formula(a, r, s, **o)) for a, r, s, o in cases]
+    assert pooled == forked
+    # and the verdicts are the known ones (CASES: good first, then bad)
+    statuses = [v[0] for v in pooled]
+    assert statuses[-4:] == ["invalid", "correct", "correct", "correct"]
+    for k, (_name, (_ref, _syms, good, bad, _opts)) in enumerate(CASES.items()):
+        assert statuses[4 * k:4 * k + 4] == ["correct"] * len(good[:2]) + ["wrong"] * len(bad[:2])
+
+
+@pytest.mark.skipif(not formula._can_fork(), reason="workers replace forked children (Linux)")
+def test_a_worker_past_the_deadline_is_killed_and_replaced(warm_pool):
+    # its mere parsing takes far longer than the limit (see test_hostile_class)
+    slow = "max(" + ", ".join(f"{k}x-{k}y" for k in range(1, 200)) + ")"
+    pids = {w.proc.pid for w in warm_pool._idle}
+    r = check_formula(slow, "x - y", ["x", "y"], time_limit=0.5)
+    assert r.status == "undecided" and not r.correct
+    assert warm_pool.killed == 1
+    for pid in pids - {w.proc.pid for w in warm_pool._idle}:     # the killed one is gone
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    warm_pool.warm(wait=300)                        # a fresh worker takes its place
+    assert len(warm_pool._idle) == warm_pool.size
+    assert check_formula("sigmoid(x)(1-sigmoid(x))", "exp(-x)/(1+exp(-x))^2", ["x"]).correct
+
+
+def test_a_question_function_that_cannot_be_sent_is_judged_in_a_fork(warm_pool):
+    served = warm_pool.served
+    r = check_formula("f2(x)", "2*x", ["x"], functions={"f2": lambda v: 2 * v})
+    assert r.correct
+    bad = check_formula("f2(x)", "3*x", ["x"], functions={"f2": lambda v: 2 * v})
+    assert bad.status == "wrong"
+    assert warm_pool.served == served               # a lambda is not pickled to a worker
+
+
+def test_numbers_decide_first_a_proof_only_when_they_cannot():
+    r = check_formula("sigmoid(x)(1-sigmoid(x))", "exp(-x)/(1+exp(-x))^2", ["x"])
+    assert r.correct and r.method == "numeric" and r.points == 20
+    # an undefined function has no numbers: only simplification can accept it
+    f = sp.Function("f")
+    x = sp.Symbol("x")
+    r = check_formula(2 * f(x) - f(x), f(x), ["x"])
+    assert r.correct and r.method == "symbolic"

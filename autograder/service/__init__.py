@@ -18,6 +18,7 @@ HTTP API (JSON; every request but ``health`` carries
     POST <prefix>v1/check  {"assignment", "question", "answers", "cells"?}
                                            -> {"student", "question", "points",
                                                "results": [QuestionResult.to_dict()],
+                                               "past_due": bool,
                                                "reveal": {part: {...}}}
 
 The student is whoever the token belongs to (:mod:`.auth`): a JupyterHub
@@ -28,8 +29,9 @@ student's executed cells and run in the grading sandbox
 (:func:`autograder.sandbox.run_submission`) on the *public* seed's inputs,
 as the local check does.
 
-What may be shown when (:mod:`.reveal`): a ``reveal`` entry is returned only
-for a part judged fully correct.  Abuse (:mod:`.limits`): per-student rate
+What may be shown when (:mod:`.reveal`): a ``reveal`` entry is returned for
+a part judged fully correct, and for every part once the student's due date
+(with their extension) has passed.  Abuse (:mod:`.limits`): per-student rate
 limits and one request in flight per student, a cap on the body size and
 on the CPU of a function check (its own worker pool, so numeric checks
 never wait behind it); every refusal is an HTTP 4xx with a bilingual

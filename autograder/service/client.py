@@ -170,14 +170,15 @@ def remote_check(session, question_id: str, namespace: dict | None = None) -> fl
         return 0.0
     results = [QuestionResult.from_dict(r) for r in reply["results"]]
     notebook._display(session, question_id, results)
-    _show_reveal(session, reply.get("reveal") or {})
+    _show_reveal(session, reply.get("reveal") or {}, bool(reply.get("past_due")))
     return float(reply["points"])
 
 
-def _show_reveal(session, reveal: dict) -> None:
+def _show_reveal(session, reveal: dict, past_due: bool = False) -> None:
     if not reveal:
         return
-    lines = [session.say("**答对后可见：**", "**Shown now that you are right:**")]
+    lines = [session.say("**截止日期已过，参考答案：**", "**The due date has passed; the answers:**")
+             if past_due else session.say("**答对后可见：**", "**Shown now that you are right:**")]
     for part, entry in reveal.items():
         if "answer" in entry:
             lines.append(f"- `{part}` = `{entry['answer']}`")

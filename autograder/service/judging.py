@@ -13,6 +13,7 @@ the server calls them from worker pools.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import math
@@ -49,10 +50,19 @@ class Checker:
     #: and answers → same verdict: a class typing the same right formula
     #: costs one SymPy comparison)
     CACHE_SIZE = 4096
+    #: seconds a check waits for the same check already being judged
+    COALESCE_WAIT = 30.0
+    #: (question, variant) references kept (see :meth:`_references`)
+    REFERENCES = 4096
 
-    def __init__(self, course, limits: Limits | None = None, isolation: str = "auto"):
+    def __init__(self, course, limits: Limits | None = None, isolation: str = "auto",
+                 clock=None):
         self.course, self.limits, self.isolation = course, limits or Limits(), isolation
+        #: now, as naive UTC (course.yaml's due dates are); tests set it
+        self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
         self._cache: OrderedDict[str, dict] = OrderedDict()
+        self._refs: OrderedDict[tuple, dict] = OrderedDict()
+        self._inflight: dict[str, threading.Event] = {}
         self._cache_lock = threading.Lock()
 
     # -- look-ups -------------------------------------------------------
@@ -105,13 +115,18 @@ class Checker:
                     "formula" if kinds & {"sym", "order"} else "numeric"
         return "numeric"
 
+    def past_due(self, assignment: str, student: str | None) -> bool:
+        """Has ``student``'s due date of ``assignment`` (with their
+        extension) passed?  ``False`` without a due date."""
+        due = self.course.assignment(assignment).due_for(student or "")
+        return due is not None and self.clock() >= due
+
     # -- judging --------------------------------------------------------
     def check(self, student: str | None, body: dict) -> dict:
         """Judge ``body`` (``{"assignment", "question", "answers", "cells"?}``)
         for ``student``; raises :class:`ServiceError` for a bad request."""
-        from ..judge import grade_question, part_points, policy_for, variant_of
+        from ..judge import variant_of
         from ..protocol import answer_names, answers_from_wire
-        from .reveal import reveal_for
         if type(body) is not dict:
             raise _refuse(400, "bad_request", "请求应为 JSON 对象。", "The request must be a JSON object.")
         aid = self._assignment(body.get("assignment"))
@@ -123,18 +138,61 @@ class Checker:
         answers = answers_from_wire(wire)
         params, _seed = variant_of(self.course, aid, student)
         seed = public_seed(self.course, aid, student)
+        past_due = self.past_due(aid, student)
         runner, outcome, key = None, None, None
         if any(p.kind == "fn" for p in q.parts):
             runner, outcome = self._run_functions(aid, q, student, body.get("cells"), seed)
         else:
-            key = self._key(q.id, params, body.get("answers"))
+            key = self._key(q.id, params, body.get("answers"), past_due)
+            hit = self._cached(key)
+            if hit is not None:
+                return {**hit, "student": student}
+        try:
+            reply = self._judge(student, aid, q, answers, params, seed, past_due, runner, outcome)
+            if key is not None and reply.pop("_decided"):
+                with self._cache_lock:
+                    self._cache[key] = reply
+                    while len(self._cache) > self.CACHE_SIZE:
+                        self._cache.popitem(last=False)
+            reply.pop("_decided", None)
+            return dict(reply)
+        finally:
+            if key is not None:
+                with self._cache_lock:
+                    done = self._inflight.pop(key, None)
+                if done is not None:
+                    done.set()
+
+    def _cached(self, key: str) -> dict | None:
+        """The cached reply for ``key``; when the same check is being judged
+        right now (a class typing the same formula), wait for it rather than
+        judge it twice.  ``None``: the caller judges it (and is the one the
+        others wait for)."""
+        for _ in range(2):
             with self._cache_lock:
                 hit = self._cache.get(key)
                 if hit is not None:
                     self._cache.move_to_end(key)
-                    return {**hit, "student": student}
+                    return hit
+                running = self._inflight.get(key)
+                if running is None:
+                    self._inflight[key] = threading.Event()
+                    return None
+            running.wait(self.COALESCE_WAIT)
+        with self._cache_lock:                   # not cached (undecided): judge it too
+            self._inflight.setdefault(key, threading.Event())
+        return None
+
+    def _judge(self, student, aid, q, answers, params, seed, past_due, runner, outcome) -> dict:
+        """The reply for one check; ``"_decided"``: whether it may be cached
+        (no formula left undecided by its time limit, which a busy moment
+        can cause)."""
+        from ..formula import M_UNDECIDED
+        from ..judge import grade_question, part_points, policy_for
+        from .reveal import reveal_for
+        references = self._references(params)
         results = grade_question(q, answers, params, lambda part: policy_for(self.course, q.id, part),
-                                 part_points(self.course, q), runner, seed)
+                                 part_points(self.course, q), runner, seed, references)
         if outcome is not None:
             from ..results import AssignmentResult
             from ..sandbox import mark_failures
@@ -145,18 +203,43 @@ class Checker:
         lang = self.course.language
         reply = {"student": student, "assignment": aid, "question": q.id, "points": float(points),
                  "results": [r.to_dict(lang) for r in results],
-                 "reveal": reveal_for(q, results, params)}
-        if key is not None:
-            with self._cache_lock:
-                self._cache[key] = reply
-                while len(self._cache) > self.CACHE_SIZE:
-                    self._cache.popitem(last=False)
+                 "past_due": past_due, "reveal": reveal_for(q, results, params, past_due, references),
+                 "_decided": not any(M_UNDECIDED in r.feedback for r in results)}
         return reply
 
-    @staticmethod
-    def _key(qid: str, params: dict, answers) -> str:
+    def _references(self, params: dict):
+        """``question → its references for params``, each built once per
+        (question, variant) while it stays among the :data:`REFERENCES`
+        most recently used (a class checking the same question builds each
+        student's references once, not once per check and per part).
+        Their arrays are read-only: a judge writing into a shared reference
+        fails loudly instead of corrupting later checks."""
         from ..results import to_jsonable
-        text = json.dumps([qid, to_jsonable(params, where="params"), answers], sort_keys=True,
+        pkey = json.dumps(to_jsonable(params, where="params"), sort_keys=True)
+
+        def references(q) -> dict:
+            key = (q.id, pkey)
+            with self._cache_lock:
+                hit = self._refs.get(key)
+                if hit is not None:
+                    self._refs.move_to_end(key)
+                    return hit
+            built = q.reference(params)
+            for value in built.values():
+                if isinstance(value, np.ndarray):
+                    value.setflags(write=False)
+            with self._cache_lock:
+                self._refs[key] = built
+                while len(self._refs) > self.REFERENCES:
+                    self._refs.popitem(last=False)
+            return built
+        return references
+
+    @staticmethod
+    def _key(qid: str, params: dict, answers, past_due: bool) -> str:
+        from ..results import to_jsonable
+        text = json.dumps([qid, to_jsonable(params, where="params"), answers, past_due],
+                          sort_keys=True,
                           allow_nan=False, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -30,7 +30,10 @@ class Limits:
     max_cells: int = 500              # cells of source sent with a function check
     fn_cpu_seconds: float = 10.0      # CPU of one function check (sandbox RLIMIT_CPU)
     fn_wall_seconds: float = 20.0     # its wall clock
-    fn_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
+    # function checks wait for their sandbox child most of the time (its start,
+    # its cgroup): one per core keeps the cores busy; the child processes are
+    # CPU-capped, and numeric and formula checks have pools of their own
+    fn_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 2))
     judge_workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     formula_workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     fn_queue: int = 64                # function checks waiting, all students: more is 503

@@ -4,8 +4,9 @@ Why tornado: Jupyter already brings it (the notebook server and JupyterHub
 run on it), so the service adds no dependency to a course machine, and
 JupyterHub's service-auth helpers (:mod:`.auth`) are tornado-native.  The
 IOLoop thread only parses, authenticates and rate-limits; judging runs in
-three bounded thread pools — numeric, formula (SymPy, in forked children
-under a time limit) and function checks (in the sandbox, in separate
+three bounded thread pools — numeric, formula (SymPy, in warm worker
+processes killed and replaced at the time limit, see
+:mod:`autograder.formula_pool`) and function checks (in the sandbox, in separate
 processes, under a CPU cap) — so a flood of slow formula or function
 checks never delays a numeric one.
 
@@ -201,7 +202,9 @@ def make_app(checker: Checker, auth, limits: Limits | None = None,
              prefix: str = "/") -> tornado.web.Application:
     """The tornado application under URL ``prefix`` (a hub service's
     ``JUPYTERHUB_SERVICE_PREFIX``)."""
+    from ..formula_pool import use_workers
     limits = limits or checker.limits
+    use_workers(limits.formula_workers)    # warm formula workers, one per formula thread
     state = ServiceState(checker, auth, limits, language=checker.course.language)
     prefix = "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"
     args = {"state": state}
