@@ -489,7 +489,11 @@ def show_derivation(name: str, **sizes) -> None:
     d = derive(name, **sizes)
     language = _SESSION.language if _SESSION is not None else "zh+en"
     parts = [d.worked_solution(lang) for lang in (("zh", "en") if language == "zh+en" else (language,))]
-    text = "\n\n---\n\n".join(parts)
+    show_markdown("\n\n---\n\n".join(parts))
+
+
+def show_markdown(text: str) -> None:
+    """Markdown rendered in Jupyter, or printed as it is elsewhere."""
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display

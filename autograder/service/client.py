@@ -184,16 +184,8 @@ def _show_reveal(session, reveal: dict, past_due: bool = False) -> None:
             lines.append(f"- `{part}` = `{entry['answer']}`")
         if entry.get("markdown"):
             lines.append(str(entry["markdown"]))
-    text = "\n".join(lines)
-    try:
-        from IPython import get_ipython
-        from IPython.display import Markdown, display
-        if get_ipython() is not None:
-            display(Markdown(text))
-            return
-    except ImportError:
-        pass
-    print(text)
+    from ..notebook import show_markdown
+    show_markdown("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
