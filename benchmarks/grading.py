@@ -170,6 +170,7 @@ def main() -> None:
         if out[key]["totals_disagree"]:
             print(f"WARNING: totals differ on {key}: {out[key]['totals_disagree']}")
     dest = ROOT / "benchmarks" / "results" / "grading.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)     # a fresh clone has no results/
     dest.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {dest}")
 
