@@ -95,16 +95,20 @@ def _answer_entry(value: Any):
 def function_sources(notebook, assignment: str) -> dict[str, str]:
     """``{function name: the text of its last top-level def}`` for the
     functions ``assignment``'s hidden checks call, read from ``notebook``
-    (a path or a dict) with :func:`ast.parse` — nothing is run.  A cell that
-    does not parse (a magic, a syntax error) is skipped; an unreadable
-    notebook gives ``{}``."""
+    (a path, a dict, or the :class:`~autograder.sandbox.cells.Cell` list the
+    sandbox graded: ``SandboxOutcome.submitted_cells``) with
+    :func:`ast.parse` — nothing is run.  A cell that does not parse (a
+    magic, a syntax error) is skipped; an unreadable notebook gives ``{}``."""
     from .protocol import function_names
     from .sandbox.cells import NotebookError, load_notebook, prepare_cells
     wanted = set(function_names(assignment))
-    try:
-        cells, _ = prepare_cells(load_notebook(notebook), assignment)
-    except (NotebookError, OSError, ValueError):
-        return {}
+    if isinstance(notebook, list):
+        cells = notebook
+    else:
+        try:
+            cells, _ = prepare_cells(load_notebook(notebook), assignment)
+        except (NotebookError, OSError, ValueError):
+            return {}
     found: dict[str, str] = {}
     for cell in cells:
         if not cell.run or not any(name in cell.source for name in wanted):

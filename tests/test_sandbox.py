@@ -217,6 +217,15 @@ def test_honest_a5_functions_full_marks(course, tmp_path):
         (q.label, q.status, q.feedback_text("en")) for q in result.questions if not q.full_marks]
 
 
+def test_graded_result_keeps_the_students_own_function_source(course, tmp_path):
+    """The stored result keeps each function's source as the student wrote
+    it (from the cells the sandbox graded, without reading the file again)."""
+    result, _ = _grade(course, tmp_path, a5_notebook(course, "carol"), "carol", "A5")
+    back = next(q for q in result.questions if q.part == "backward")
+    assert back.details["source"].lstrip().startswith("def backward(")
+    assert back.details["source"] in A5_FUNCTIONS
+
+
 def test_sandbox_matches_in_process_judging(course, tmp_path):
     """Judging the sandbox's answers equals judging the same answers directly."""
     nb = a4_notebook(course, "dave", replace={"q2": "q2_dW2 = np.array([[0.5, 0.5]])"})

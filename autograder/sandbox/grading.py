@@ -188,7 +188,8 @@ def grade_notebook(course, assignment: str, notebook_path, student: str | None, 
     answers, recorder = answers_from_wire(outcome.answers), RecordingRunner(
         ReplayRunner(outcome.fn_results, reasons))
     result = grade_submission(course, assignment, answers, student, runner=recorder)
-    record_answers(result, answers, recorder, function_sources(notebook_path, assignment))
+    record_answers(result, answers, recorder,
+                   function_sources(outcome.submitted_cells, assignment))
     mark_failures(result, outcome)
     mark_attempts(result, outcome)
     result.details = {**result.details, "sandbox": outcome.summary()}

@@ -98,6 +98,9 @@ class SandboxOutcome:
     #: reaches for the answers the child's gate refused (see :mod:`.allowlist`):
     #: ``{"module", "how", "cell" | "part", "question"}``
     reference_attempts: list = field(default_factory=list)
+    #: the submission's own code cells as graded (for the stored result's
+    #: function sources: the notebook is not read a second time)
+    submitted_cells: list = field(default_factory=list, repr=False)
 
     def summary(self, output_chars: int = 2000, total_output: int = 16_000) -> dict:
         """A JSON-safe account without the answers (for ``result.details``);
@@ -913,7 +916,8 @@ def run_submission(notebook, assignment: str, student: str | None, course, plans
                           cells=[records[i] for i in sorted(records)], parts=parts, lost=lost,
                           attempts=attempts, isolation=iso, notes=notes,
                           seconds=time.monotonic() - t0,
-                          reference_attempts=_attempt_questions(reference_attempts, records))
+                          reference_attempts=_attempt_questions(reference_attempts, records),
+                          submitted_cells=[c for c in cells if c.origin == "submission"])
 
 
 def _child_context(course, assignment: str, student: str) -> dict:
