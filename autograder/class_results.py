@@ -63,25 +63,25 @@ def load_class_results(course, store, assignments: list[str],
     to results that may lack the graders' changes)."""
     loaded = Loaded()
     cached = {a: _cached(store, a, loaded) for a in assignments}
-    if gradebook_url is None:
+
+    def from_cache(why):
         loaded.source = "cache"
         if any(cached.values()):
-            loaded.notes.append(msg(
-                f"未使用成绩簿：读取本地结果 {store.folder}（不含在 formgrader 中手动给的分数）。",
-                f"no gradebook: reading the local results in {store.folder} (manual grades "
-                f"from formgrader are not applied)."))
+            loaded.notes.append(why)
         loaded.results = [r for a in assignments for r in cached[a]]
         return loaded
+
+    if gradebook_url is None:
+        return from_cache(msg(
+            f"未使用成绩簿：读取本地结果 {store.folder}（不含在 formgrader 中手动给的分数）。",
+            f"no gradebook: reading the local results in {store.folder} (manual grades "
+            f"from formgrader are not applied)."))
     missing = _sqlite_missing(gradebook_url)
     if missing is not None:
-        loaded.source = "cache"
-        if any(cached.values()):
-            loaded.notes.append(msg(
-                f"成绩簿 {missing} 不存在：读取本地结果 {store.folder}（不含手动评分）。",
-                f"no gradebook at {missing}: reading the local results in {store.folder} "
-                f"(manual grades are not applied)."))
-        loaded.results = [r for a in assignments for r in cached[a]]
-        return loaded
+        return from_cache(msg(
+            f"成绩簿 {missing} 不存在：读取本地结果 {store.folder}（不含手动评分）。",
+            f"no gradebook at {missing}: reading the local results in {store.folder} "
+            f"(manual grades are not applied)."))
     from .gradebook import GradebookStore, notebook_name
     used_cache = False
     with GradebookStore(gradebook_url, create=False) as gb:

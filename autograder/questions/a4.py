@@ -54,13 +54,7 @@ def gradients(p, up=None, relu_grad_off=0.0, relu_for_grad=False):
     ``relu_for_grad`` ReLU(z) multiplied in where ReLU'(z) belongs."""
     if relu_for_grad:
         return _relu_for_grad(p)
-    a = _arrays(p)
-    net = network(a)
-    z1 = up["z1"] if up else net.layers[0].forward(a["x"])[0]
-    h = np.maximum(z1, 0)
-    z2 = net.layers[2].forward(h)[0]
-    y_hat = up["y_hat"] if up else np.maximum(z2, 0)
-    _, dy = half_squared_error(y_hat, a["y"])
+    a, net, z1, h, z2, dy = _forward_to_loss(p, up)
     dz2, _ = net.layers[3].backward(dy, z2)
     dh, g2 = net.layers[2].backward(dz2, h)
     dz1 = net.layers[1].backward(dh, z1)[0] + relu_grad_off * dh * (z1 <= 0)
@@ -68,13 +62,21 @@ def gradients(p, up=None, relu_grad_off=0.0, relu_for_grad=False):
     return {"dW2": g2["W"], "db2": g2["b"], "dW1": g1["W"], "db1": g1["b"]}
 
 
-def _relu_for_grad(p):
+def _forward_to_loss(p, up=None):
+    """``(arrays, network, z1, h, z2, ∂L/∂ŷ)`` of the forward pass; with
+    ``up``, the student's ``z1`` and ``ŷ`` in the caches."""
     a = _arrays(p)
     net = network(a)
-    z1 = net.layers[0].forward(a["x"])[0]
+    z1 = up["z1"] if up else net.layers[0].forward(a["x"])[0]
     h = np.maximum(z1, 0)
     z2 = net.layers[2].forward(h)[0]
-    _, dy = half_squared_error(np.maximum(z2, 0), a["y"])
+    y_hat = up["y_hat"] if up else np.maximum(z2, 0)
+    _, dy = half_squared_error(y_hat, a["y"])
+    return a, net, z1, h, z2, dy
+
+
+def _relu_for_grad(p):
+    a, net, z1, h, z2, dy = _forward_to_loss(p)
     dz2 = np.maximum(z2, 0) * dy                       # ReLU(z2) for ReLU'(z2)
     dh, g2 = net.layers[2].backward(dz2, h)
     _, g1 = net.layers[0].backward(np.maximum(z1, 0) * dh, a["x"])
@@ -121,12 +123,7 @@ def stale_gradients(p):
     """q2's first-layer gradients when W2 was updated before backpropagating
     into the first layer: δ1 = ReLU'(z1) ⊙ (W2'ᵀ δ2) with the new
     ``W2' = W2 − η dW2`` and the old δ2."""
-    a = _arrays(p)
-    net = network(a)
-    z1 = net.layers[0].forward(a["x"])[0]
-    h = np.maximum(z1, 0)
-    z2 = net.layers[2].forward(h)[0]
-    _, dy = half_squared_error(np.maximum(z2, 0), a["y"])
+    a, net, z1, h, z2, dy = _forward_to_loss(p)
     dz2, _ = net.layers[3].backward(dy, z2)
     _, g2 = net.layers[2].backward(dz2, h)
     W2_new = a["W2"] - float(p["lr"]) * g2["W"]
