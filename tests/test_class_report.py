@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+import browser
 
 from autograder.config import load_course
 from autograder.functions import InProcessRunner
@@ -330,16 +330,7 @@ def test_report_page_in_headless_chromium(course_dir, tmp_path):
     import matplotlib.image as mpimg
     page = _report_via_cli(course_dir, "zh+en")
     png = tmp_path / "class_report.png"
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    try:
-        proc = subprocess.run(
-            [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", f"--user-data-dir={profile}", f"--screenshot={png}",
-             "--window-size=1200,2400", page.resolve().as_uri()],
-            capture_output=True, text=True, timeout=180)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    proc = browser.screenshot(page, png, size=(1200, 2400), timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     pixels = mpimg.imread(str(png))
     assert pixels.shape[:2] == (2400, 1200)

@@ -9,12 +9,12 @@ import json
 import logging
 import os
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+import browser
 
 from autograder import gradebook as gbm
 from autograder.config import load_course
@@ -215,16 +215,7 @@ def test_page_from_the_gradebook_equals_the_fresh_one(results, tmp_path):
 # the page in a real browser
 
 def _screenshot(page: Path, png: Path) -> None:
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    try:
-        proc = subprocess.run(
-            [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", f"--user-data-dir={profile}", f"--screenshot={png}",
-             "--window-size=1200,1600", page.resolve().as_uri()],
-            capture_output=True, text=True, timeout=120)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    proc = browser.screenshot(page, png, size=(1200, 1600), timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
