@@ -163,8 +163,8 @@ def _audit_variant(course, assignment: str, student: str | None) -> list[AuditRo
             rows.append(_audit_mistake(course, q, m, params, seed, references, right, variant, ecf))
         for p in q.parts:
             if p.kind == "fn":
-                for mid, wrong in p.fn.mistakes:
-                    rows.append(_audit_fn_mistake(course, q, p, mid, wrong, ns, params, seed,
+                for m in p.fn.mistakes:
+                    rows.append(_audit_fn_mistake(course, q, p, m.id, m.fn, ns, params, seed,
                                                   references, right, variant))
     return rows
 

@@ -19,7 +19,8 @@ A :class:`FnSpec` describes one function: its name, how to draw hidden
 inputs (several shapes, from a seeded generator), the reference (from
 ``nn_core``), optionally a finite-difference check of a backward
 function against the student's own forward function, and optionally its
-catalogued mistakes: ``(mistake id, wrong reference)`` pairs. When every
+catalogued mistakes: :class:`~autograder.mistakes.Mistake` objects bound
+with ``.with_fn(wrong reference)``. When every
 hidden case the student's function fails returns exactly what one wrong
 reference returns (and no case raised), :func:`judge_function` names that
 mistake (``FnVerdict.diagnosis``). The wrong references run on the
@@ -53,7 +54,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .i18n import Message, msg
-from .mistakes import mistake_text
+from .mistakes import NUMERICALLY_UNSTABLE, Mistake, mistake
 from .numeric import InvalidAnswer, check_array, coerce_array
 # the sandboxed child runs call plans too and may import the protocol, not this module
 from .protocol import ERRSTATES, call_errstate, not_callable  # noqa: F401
@@ -86,10 +87,11 @@ class FnSpec:
     #: replacing equality with ``reference`` (a threshold such as a test
     #: accuracy, or "any network that computes this function")
     check: Callable[[list, Any], tuple] | None = None
-    #: catalogued mistakes: ``(mistake id, wrong reference callable)``, the
-    #: callable taking the same arguments as ``reference`` (an id may appear
-    #: more than once, for two ways of making the same mistake)
-    mistakes: tuple[tuple[str, Callable[..., Any]], ...] = ()
+    #: catalogued mistakes: ``MISTAKE.with_fn(wrong reference)``, the wrong
+    #: reference taking the same arguments as ``reference`` (a mistake may
+    #: appear more than once, for two ways of making it). The older form, an
+    #: ``(id, wrong reference)`` pair of a catalogued id, is turned into one.
+    mistakes: tuple[Mistake, ...] = ()
     #: the question asks for a numerically stable function: hidden calls run
     #: with floating-point overflow/division/invalid raised (module docstring)
     stable: bool = False
@@ -104,10 +106,15 @@ class FnSpec:
                 "atol_scale": DEFAULT_TOLERANCE["atol_scale"]}
 
     def __post_init__(self):
-        for entry in self.mistakes:
-            if not (isinstance(entry, tuple) and len(entry) == 2 and callable(entry[1])):
-                raise ValueError(f"FnSpec {self.name!r}: a mistake is (id, callable), got {entry!r}")
-            mistake_text(entry[0])            # unknown ids fail at import, not at grading
+        bound = []
+        for entry in self.mistakes:           # a wrong one fails at import, not at grading
+            if isinstance(entry, tuple) and len(entry) == 2 and callable(entry[1]):
+                entry = mistake(entry[0]).with_fn(entry[1])      # the older (id, callable)
+            if not isinstance(entry, Mistake) or entry.fn is None:
+                raise ValueError(f"FnSpec {self.name!r}: a mistake is MISTAKE.with_fn(callable) "
+                                 f"(or an (id, callable) pair), got {entry!r}")
+            bound.append(entry)
+        object.__setattr__(self, "mistakes", tuple(bound))
 
 
 @dataclass(frozen=True)
@@ -268,7 +275,7 @@ def judge_function(spec: FnSpec, rng: np.random.Generator, runner,
         if m is not None:
             verdict.messages.append(m)
     if unstable:                    # the question asks for stability: that is its point
-        verdict.diagnosis, verdict.missed_point = "numerically_unstable", True
+        verdict.diagnosis, verdict.missed_point = NUMERICALLY_UNSTABLE.id, True
     elif failed and not raised:
         verdict.diagnosis = diagnose(spec, failed, tol)
     return verdict
@@ -319,9 +326,9 @@ def diagnose(spec: FnSpec, failed: list[tuple[dict, Any]], tol: dict | None = No
     on every failed case ``(call, the student's value)``, what the student's
     function returned; ``None`` when none does. A wrong reference that raises
     on a case does not match it."""
-    for mistake_id, wrong in spec.mistakes:
-        if all(_wrong_matches(wrong, call, value, spec, tol) for call, value in failed):
-            return mistake_id
+    for m in spec.mistakes:
+        if all(_wrong_matches(m.fn, call, value, spec, tol) for call, value in failed):
+            return m.id
     return None
 
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from .i18n import msg
-from .mistakes import mistake_text
+from .mistakes import LECTURE_NUMBERS, TOO_FEW_DIGITS, mistake as catalogued
 from .numeric import SIG_DIGITS, InvalidAnswer, check_array, rounded_digits
 from .questions.base import CARRIED, MISSING, Policy, Question, is_missing
 from .results import AssignmentResult, QuestionResult
@@ -115,7 +115,7 @@ def judge_fn_part(q: Question, part, runner, points: float, seed: int,
         if part.fn.grad_check is not None else msg("随机输入", "random inputs")
     summary = msg(f"{part.fn.name}：通过 {v.passed}/{v.total} 项测试（", f"{part.fn.name}: passed "
                   f"{v.passed} of {v.total} checks (") + how + msg("）。", ").")
-    named = [mistake_text(v.diagnosis)] if v.diagnosis else []
+    named = [catalogued(v.diagnosis).text] if v.diagnosis else []
     return QuestionResult(score=points * v.fraction, status=status,
                           feedback=[summary, *named, *v.messages[:3]], diagnosis=v.diagnosis,
                           details={"passed": v.passed, "total": v.total}, **base)
@@ -191,10 +191,10 @@ def judge_part(q: Question, part_name: str, answer, params: dict, policy: Policy
         other = lecture() if lecture else None
         if other is not None and part_name in other and \
                 _compare(part, answer, other[part_name], policy)[0]:
-            diagnosis = "lecture_numbers"
-            feedback.append(mistake_text(diagnosis))
+            diagnosis = LECTURE_NUMBERS.id
+            feedback.append(LECTURE_NUMBERS.text)
         elif digits:
-            diagnosis = "too_few_digits"
+            diagnosis = TOO_FEW_DIGITS.id
             feedback.append(_digits_note(digits))
     return QuestionResult(score=0.0, status="wrong", feedback=feedback, diagnosis=diagnosis,
                           **base)

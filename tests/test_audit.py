@@ -34,8 +34,8 @@ def test_the_audit_covers_every_question_variant_and_mistake(whole_course):
                 assert (qid, v, m.id) in seen
             for p in q.parts:
                 if p.kind == "fn":
-                    for mid, _ in p.fn.mistakes:
-                        assert (qid, v, f"{mid} ({p.name})") in seen
+                    for m in p.fn.mistakes:
+                        assert (qid, v, f"{m.id} ({p.name})") in seen
     assert ("A4.q2", "audit-0001", "keeps") in seen
     assert ("A7.q2", "lecture", "keeps:max_pool") in seen
 
@@ -62,11 +62,11 @@ def test_a_variant_without_an_off_unit_fails(monkeypatch):
 
 def test_an_invisible_or_misnamed_mistake_fails(monkeypatch):
     from autograder.questions.a3 import gradients
-    from autograder.questions.base import Mistake
+    from autograder.mistakes import DROPPED_HALF, SIGN_ERROR
     q = get_question("A3.q2")
     _replace_question(monkeypatch, "A3.q2", mistakes=q.mistakes + (
-        Mistake("sign_error", lambda p: gradients(p)),                # equals the reference
-        Mistake("dropped_half", lambda p: {k: -v for k, v in gradients(p).items()}),
+        SIGN_ERROR.with_make(lambda p: gradients(p)),                 # equals the reference
+        DROPPED_HALF.with_make(lambda p: {k: -v for k, v in gradients(p).items()}),
     ))
     rows = [r for r in audit.run_audit(COURSE, ["A3"], ()) if r.question == "A3.q2"]
     failures = [r.detail for r in rows if not r.ok]
@@ -80,9 +80,9 @@ def test_cli_audit_exits_non_zero_on_a_failure(monkeypatch):
     assert ok.exit_code == 0, ok.output
     assert "0 failed" in ok.output and "项未通过" in ok.output
     from autograder.questions.a3 import gradients
-    from autograder.questions.base import Mistake
+    from autograder.mistakes import SIGN_ERROR
     q = get_question("A3.q2")
     _replace_question(monkeypatch, "A3.q2", mistakes=q.mistakes + (
-        Mistake("sign_error", lambda p: gradients(p)),))
+        SIGN_ERROR.with_make(lambda p: gradients(p)),))
     bad = CliRunner().invoke(main, ["audit", "A3", "--course", str(ROOT / "course.yaml")])
     assert bad.exit_code == 1 and "FAIL" in bad.output and "invisible" in bad.output

@@ -191,7 +191,8 @@ def test_item_statistics_match_their_definitions(results):
 # 2. mistake mining
 
 def test_mining_finds_the_planted_mistake_and_proposes_an_entry_that_reproduces_it(results):
-    from autograder.questions.base import Mistake
+    from autograder.i18n import msg
+    from autograder.mistakes import Mistake
     from autograder.reports.mining import mine_mistakes
     clusters = mine_mistakes(results, COURSE)
     assert len(clusters) == 1, [c.label for c in clusters]
@@ -200,8 +201,11 @@ def test_mining_finds_the_planted_mistake_and_proposes_an_entry_that_reproduces_
     assert set(c.parts) == {"dW1_each", "dW1", "db1", "dW2"}     # db2 does not see the shift
     assert c.perturbation.id == "input:roll(Y)"
     # the proposal, run as the question module would, gives each planted student's answers
-    line = next(ln for ln in c.proposal.splitlines() if ln.startswith("Mistake("))
-    mistake = eval(line.rstrip(","), {"Mistake": Mistake, "Q3": Q3, "np": np})
+    lines = c.proposal.splitlines()
+    ns = {"Mistake": Mistake, "msg": msg, "Q3": Q3, "np": np}
+    exec(next(ln for ln in lines if " = Mistake(" in ln), ns)
+    line = next(ln for ln in lines if ".with_make(" in ln and not ln.startswith("#"))
+    mistake = eval(line.rstrip(","), ns)
     for s in MISTAKE:
         params, _ = variant_of(COURSE, "A5", s)
         wrong = mistake.make(params)

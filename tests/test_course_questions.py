@@ -28,14 +28,20 @@ QUESTION_MODULE = textwrap.dedent('''
 
     from autograder.functions import FnSpec
     from autograder.i18n import msg
+    from autograder.mistakes import Mistake
     from autograder.questions import Part, Question
     from nn_core.activations import leaky_relu
 
     from .helpers import cases          # a sibling module: relative imports work
 
+    LEAKY_SIGN_FLIPPED = Mistake(       # the course's own mistake, defined as built-in ones are
+        "leaky_sign_flipped",
+        name=msg("符号反了", "The sign is flipped"),
+        hint=msg("x > 0 时 f(x) = x，x ≤ 0 时 f(x) = 0.1x。", "f(x) = x for x > 0, 0.1x for x ≤ 0."))
+
     LEAKY = FnSpec("leaky", cases, lambda x: leaky_relu(np.asarray(x, dtype=float), 0.1),
-                   mistakes=(("sign_error", lambda x: -leaky_relu(np.asarray(x, dtype=float),
-                                                                  0.1)),))
+                   mistakes=(LEAKY_SIGN_FLIPPED.with_fn(
+                       lambda x: -leaky_relu(np.asarray(x, dtype=float), 0.1)),))
     QUESTIONS = (Question(id="A10.q1", title=msg("Leaky ReLU", "Leaky ReLU"),
                           parts=(Part("leaky", kind="fn", fn=LEAKY),), build=None),)
 ''')
@@ -82,7 +88,7 @@ def test_course_questions_are_loaded_by_the_registry(tmp_path):
     from autograder.audit import run_audit
     rows = run_audit(course, ["A10"], ())
     assert rows and all(r.ok for r in rows), [r for r in rows if not r.ok]
-    assert any(r.case.startswith("sign_error") for r in rows)
+    assert any(r.case.startswith("leaky_sign_flipped") for r in rows)
 
 
 def test_missing_question_folder_is_named(tmp_path):
@@ -122,7 +128,8 @@ def test_external_question_graded_in_sandbox_and_hidden_from_child(tmp_path):
     assert graded["right"].score == 2.0
     assert graded["sign"].score == 0.0
     part = graded["sign"].questions[0]
-    assert part.diagnosis == "sign_error"
+    assert part.diagnosis == "leaky_sign_flipped"
+    assert "The sign is flipped: f(x) = x for x > 0" in part.feedback_text("en")
     assert graded["spy"].score == 2.0
     import json
     text = json.dumps(graded["spy"].to_dict(), ensure_ascii=False)

@@ -18,7 +18,7 @@ import pytest
 
 from autograder.functions import FnSpec, InProcessRunner, diagnose, judge_function, plan_calls
 from autograder.judge import grade_question
-from autograder.mistakes import MISTAKES
+from autograder.mistakes import Mistake, mistake
 from autograder.questions import QUESTIONS, a2, a5, a6, a7, a8
 from autograder.questions.base import Policy
 from test_questions_fn import (CORRECT, WRONG, _maxpool_no_overlap_sum, backward, correlate,
@@ -42,7 +42,7 @@ def specs_with_mistakes():
 
 
 SPECS = specs_with_mistakes()
-MISTAKE_CASES = [pytest.param(spec, k, id=f"{qid}/{part}:{spec.mistakes[k][0]}#{k}")
+MISTAKE_CASES = [pytest.param(spec, k, id=f"{qid}/{part}:{spec.mistakes[k].id}#{k}")
                  for (qid, part), spec in SPECS.items() for k in range(len(spec.mistakes))]
 
 
@@ -52,13 +52,13 @@ def test_the_assignments_have_function_mistakes():
             "avgpool_backward", "weight_decay_step", "dropout_test", "dropout_inverted",
             "step_decay", "clip_gradient", "log_softmax_jacobian", "count_ops"} <= names
     for spec in SPECS.values():
-        for mid, wrong in spec.mistakes:
-            assert mid in MISTAKES and callable(wrong)
+        for m in spec.mistakes:
+            assert isinstance(m, Mistake) and mistake(m.id).name == m.name and callable(m.fn)
 
 
 @pytest.mark.parametrize("spec,k", MISTAKE_CASES)
 def test_a_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
-    mistake_id, wrong = spec.mistakes[k]
+    mistake_id, wrong = spec.mistakes[k].id, spec.mistakes[k].fn
     for seed in (0, 1):
         v = judge(spec, {**STUDENT, spec.name: wrong}, seed)
         assert v.passed < v.total, (spec.name, mistake_id)
@@ -173,7 +173,8 @@ def test_only_some_failures_matching_a_mistake_is_not_that_mistake():
 
 def test_a_wrong_reference_that_raises_does_not_match():
     spec = FnSpec("f", lambda rng: [(np.ones(3),), (np.ones(4),)], lambda x: x,
-                  mistakes=(("sign_error", lambda x: 1 / 0), ("dropped_half", lambda x: 2 * x)))
+                  mistakes=(mistake("sign_error").with_fn(lambda x: 1 / 0),
+                            mistake("dropped_half").with_fn(lambda x: 2 * x)))
     v = judge(spec, {"f": lambda x: 2 * x})
     assert v.passed == 0 and v.diagnosis == "dropped_half"
 
@@ -183,6 +184,9 @@ def test_fnspec_checks_its_mistakes():
         FnSpec("f", lambda rng: [], lambda x: x, mistakes=(("no_such_mistake", lambda x: x),))
     with pytest.raises(ValueError, match=r"\(id, callable\)"):
         FnSpec("f", lambda rng: [], lambda x: x, mistakes=("sign_error",))
+    with pytest.raises(ValueError, match=r"with_fn"):       # a mistake of numbers, not functions
+        FnSpec("f", lambda rng: [], lambda x: x,
+               mistakes=(mistake("sign_error").with_make(lambda p: {}),))
 
 
 # ---------------------------------------------------------------------------------------
@@ -196,7 +200,8 @@ def test_the_judge_puts_the_diagnosis_in_the_result_and_feedback():
     assert r.diagnosis == "missing_batch_mean" and 0 < r.score < r.max_score
     assert r.status == "partial"                           # the n = 1 case is right
     text = r.feedback_text("zh+en")
-    assert MISTAKES["missing_batch_mean"].zh in text and MISTAKES["missing_batch_mean"].en in text
+    named = mistake("missing_batch_mean").text
+    assert named.zh in text and named.en in text
     assert json.loads(r.to_json())["diagnosis"] == "missing_batch_mean"
     (ok,) = grade_question(q, {}, {}, Policy(), {"backward": 6.0}, InProcessRunner(STUDENT), seed=0)
     assert ok.diagnosis is None and ok.score == ok.max_score

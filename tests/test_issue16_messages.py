@@ -115,7 +115,7 @@ def test_relu_at_0_is_a_number_and_sympy_numbers_are_numbers(session):
 def test_the_same_mistake_is_explained_once_and_the_table_is_left_aligned(session, capsys,
                                                                           monkeypatch):
     from autograder import notebook
-    from autograder.mistakes import MISTAKES
+    from autograder.mistakes import SIGN_ERROR
     s = session("A4")
     p = s.params
     x, y, lr = np.array(p["x"]), np.array(p["y"]), p["lr"]
@@ -129,7 +129,7 @@ def test_the_same_mistake_is_explained_once_and_the_table_is_left_aligned(sessio
     capsys.readouterr()
     notebook.check("A4.q2", ns)
     out = capsys.readouterr().out
-    assert out.count(MISTAKES["sign_error"].en) == 1
+    assert out.count(SIGN_ERROR.text.en) == 1
     assert out.count("The same mistake as in dW2 above") == 3
     captured = []
 

@@ -16,7 +16,7 @@ import nn_core.activations as act
 from autograder.config import load_course
 from autograder.functions import InProcessRunner, judge_function
 from autograder.judge import grade_question, grade_submission, judge_part, policy_for, variant_of
-from autograder.mistakes import MISTAKES
+from autograder.mistakes import mistake as catalogued
 from autograder.protocol import from_wire, to_wire
 from autograder.questions import a1, a2, a6, get_question, questions_of
 from autograder.questions.base import Policy
@@ -283,7 +283,7 @@ def test_wrong_forms_are_rejected_and_catalogued_ones_named(qid, part, answer, m
     assert r.diagnosis == mistake
     if mistake:
         text = r.feedback_text("zh+en")
-        assert MISTAKES[mistake].zh in text and MISTAKES[mistake].en in text
+        assert catalogued(mistake).text.zh in text and catalogued(mistake).text.en in text
 
 
 def test_every_formula_part_has_a_table():
@@ -456,7 +456,7 @@ def test_grade_submission_names_function_mistakes_of_a2_and_a6():
                               InProcessRunner({**NUMPY, "count_ops": no_wt_delta}))
     r = result.results_for("A6.q3")[0]
     assert r.score < r.max_score and r.diagnosis == "count_missing_backward_term"
-    assert MISTAKES["count_missing_backward_term"].en in r.feedback_text("en")
+    assert catalogued("count_missing_backward_term").text.en in r.feedback_text("en")
 
 
 def test_a2_bound_carries_forward_the_students_own_maximum():

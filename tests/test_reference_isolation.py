@@ -213,8 +213,8 @@ def test_nothing_public_computes_a_graded_part(aid):
         for p in q.parts:
             if p.kind == "fn":
                 graded_modules |= _nn_core_called_by(p.fn.reference)
-                for _mid, wrong in p.fn.mistakes:
-                    graded_modules |= _nn_core_called_by(wrong)
+                for m in p.fn.mistakes:
+                    graded_modules |= _nn_core_called_by(m.fn)
     public = set(allowed) - set(RUNTIME)
     assert not (public & graded_modules), (aid, public & graded_modules)
     files = package_files(allowed)

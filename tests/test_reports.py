@@ -20,7 +20,7 @@ from autograder import gradebook as gbm
 from autograder.config import load_course
 from autograder.i18n import msg
 from autograder.judge import grade_submission, variant_of
-from autograder.mistakes import MISTAKES
+from autograder.mistakes import SIGN_ERROR
 from autograder.questions import questions_of
 from autograder.reports import (NBGRADER_CSV_COLUMNS, compute_stats, csv_rows,
                                 gradescope_results, render_feedback, stats_plots, stats_table,
@@ -114,7 +114,7 @@ def test_page_language(results):
 def test_named_mistakes_with_hints(results):
     carol = results[2]
     page = render_feedback(carol, COURSE, language="en")
-    name, _, hint = MISTAKES["sign_error"].en.partition(": ")
+    name, hint = SIGN_ERROR.name.en, SIGN_ERROR.hint.en
     diagnosed = [q for q in carol.questions if q.diagnosis == "sign_error"]
     assert len(diagnosed) == 4 and len({q.question for q in diagnosed}) == 1
     # issue 16: explained once per question, the other parts point back to it
@@ -124,7 +124,7 @@ def test_named_mistakes_with_hints(results):
     assert page.count(html.escape(hint)) == 1
     assert page.count(f"The same named mistake as {diagnosed[0].part} above.") == 3
     zh = render_feedback(carol, COURSE, language="zh")
-    assert zh.count(html.escape(MISTAKES["sign_error"].zh.partition("：")[2])) == 1
+    assert zh.count(html.escape(SIGN_ERROR.hint.zh)) == 1
     # an id outside the catalogue is still named, escaped
     hostile = render_feedback(_hostile(), COURSE, language="en")
     assert "made_up&lt;id&gt;" in hostile and "made_up<id>" not in hostile

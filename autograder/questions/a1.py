@@ -21,7 +21,27 @@ from nn_core.graph import autodiff_trace, example_J, example_fxyz, sigmoid_neuro
 from nn_core.symbolic import derive
 
 from ..i18n import msg
-from .base import Mistake, Part, Question
+from ..mistakes import ACTIVATION_FOR_DERIVATIVE, CHAIN_RULE_MISSING_INNER, SIGN_ERROR, Mistake
+from .base import Part, Question
+
+
+# -- the mistakes A1's feedback names ----------------------------------------
+
+CHAIN_RULE_MISSING_PATH = Mistake(
+    "chain_rule_missing_path",
+    name=msg("漏掉了一条路径",
+             "A path is missing"),
+    hint=msg("z 经 u 和 v 两条路径依赖 x、y，偏导数是各路径之和：∂z/∂x = ∂z/∂u·∂u/∂x + ∂z/∂v·∂"
+             "v/∂x。",
+             "z depends on x and y through both u and v, and the partial derivative sums the "
+             "paths: ∂z/∂x = ∂z/∂u·∂u/∂x + ∂z/∂v·∂v/∂x."))
+
+QUOTIENT_RULE_SIGN = Mistake(
+    "quotient_rule_sign",
+    name=msg("商的导数符号错了",
+             "Sign error in the quotient's derivative"),
+    hint=msg("∂(x/y)/∂y = −x/y²，所以 ∂z/∂y = 2u·x + 2v·(−x/y²)。",
+             "∂(x/y)/∂y = −x/y², so ∂z/∂y = 2u·x + 2v·(−x/y²)."))
 
 
 # -- q1: the chain rule through u = xy, v = x/y (SymPy) ---------------------------
@@ -102,30 +122,29 @@ Q1 = Question(
            Part("dzdy", kind="sym", symbols=("x", "y"))),
     build=dz,
     mistakes=(
-        Mistake("chain_rule_missing_inner",
-                lambda p: {"dzdx": chain_rule("x", inner=False), "dzdy": chain_rule("y", inner=False)}),
-        Mistake("chain_rule_missing_path",
-                lambda p: {"dzdx": chain_rule("x", paths=("u",)),
-                           "dzdy": chain_rule("y", paths=("u",))}),
-        Mistake("quotient_rule_sign", lambda p: {"dzdy": chain_rule("y", flip=("v",))}),
+        CHAIN_RULE_MISSING_INNER.with_make(
+            lambda p: {"dzdx": chain_rule("x", inner=False), "dzdy": chain_rule("y", inner=False)}),
+        CHAIN_RULE_MISSING_PATH.with_make(
+            lambda p: {"dzdx": chain_rule("x", paths=("u",)),
+                       "dzdy": chain_rule("y", paths=("u",))}),
+        QUOTIENT_RULE_SIGN.with_make(lambda p: {"dzdy": chain_rule("y", flip=("v",))}),
     ),
 )
 Q2 = Question(
     id="A1.q2", title=msg("f(x,y,z) = (x+y)z 的前向与反向", "Forward and backward of f(x,y,z) = (x+y)z"),
     parts=tuple(Part(n) for n in ("q", "f", "dfdx", "dfdy", "dfdz")), build=fxyz,
-    mistakes=(Mistake("sign_error", _negated(fxyz, ("dfdx", "dfdy", "dfdz"))),),
+    mistakes=(SIGN_ERROR.with_make(_negated(fxyz, ("dfdx", "dfdy", "dfdz"))),),
 )
 Q3 = Question(
     id="A1.q3", title=msg("J(a,b,c) = 3(a+bc) 与有限差分检验", "J(a,b,c) = 3(a+bc) and the finite-difference check"),
     parts=tuple(Part(n) for n in ("u", "v", "J", "dJda", "dJdb", "dJdc", "J_fd")), build=J,
-    mistakes=(Mistake("sign_error", _negated(J, ("dJda", "dJdb", "dJdc"))),),
+    mistakes=(SIGN_ERROR.with_make(_negated(J, ("dJda", "dJdb", "dJdc"))),),
 )
 Q4 = Question(
     id="A1.q4", title=msg("sigmoid 神经元的梯度", "Gradients of the sigmoid neuron"),
     parts=tuple(Part(n) for n in ("f", "dw0", "dx0", "dw1", "dx1", "dw2")), build=neuron,
-    mistakes=(Mistake("activation_for_derivative",
-                      lambda p: {k: v / (1 - neuron(p)["f"]) for k, v in neuron(p).items()
-                                 if k != "f"}),),
+    mistakes=(ACTIVATION_FOR_DERIVATIVE.with_make(
+        lambda p: {k: v / (1 - neuron(p)["f"]) for k, v in neuron(p).items() if k != "f"}),),
 )
 Q5 = Question(
     id="A1.q5", title=msg("自动微分的计算轨迹 h1…h6", "The autodiff trace h1…h6"),

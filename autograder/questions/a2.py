@@ -57,8 +57,78 @@ from nn_core.symbolic.functions import elementary
 
 from ..functions import FnSpec, GradCheck
 from ..i18n import msg
+from ..mistakes import CHAIN_RULE_MISSING_INNER, RELU_DERIVATIVE_WHEN_OFF, Mistake
 from ..variants import LECTURE
-from .base import Mistake, Part, Question
+from .base import Part, Question
+
+
+# -- the mistakes A2's feedback names ----------------------------------------
+
+FUNCTION_FOR_DERIVATIVE = Mistake(
+    "function_for_derivative",
+    name=msg("给出的是函数本身（或它在极值点的值），不是导数",
+             "That is the function itself (or its value at the maximum), not its derivative"),
+    hint=msg("对 σ(z) = 1/(1 + e^{−z}) 用链式法则求导。",
+             "differentiate σ(z) = 1/(1 + e^{−z}) with the chain rule."))
+
+LOG_SOFTMAX_MISSING_DELTA = Mistake(
+    "log_softmax_missing_delta",
+    name=msg("log-softmax 的梯度漏了 δ_ij 项（或把它当成了恒为 1，写成 1 − softmax_j）",
+             "The log-softmax gradient lacks the δ_ij term (or takes it as always 1, 1 − "
+             "softmax_j)"),
+    hint=msg("∂/∂x_j log softmax(x)_i = δ_ij − softmax(x)_j，i ≠ j 时 δ_ij = 0。",
+             "∂/∂x_j log softmax(x)_i = δ_ij − softmax(x)_j, and δ_ij = 0 for i ≠ j."))
+
+SOFTMAX_JACOBIAN_DIAG = Mistake(
+    "softmax_jacobian_diag",
+    name=msg("softmax 的雅可比矩阵只写了 diag(s)",
+             "Softmax Jacobian given as diag(s) only"),
+    hint=msg("应为 diag(s) − s sᵀ。",
+             "it is diag(s) − s sᵀ."))
+
+FUNCTION_FOR_RELU_DERIVATIVE = Mistake(
+    "function_for_relu_derivative",
+    name=msg("写的是 ReLU(x) = max(0, x) 本身，不是它的导数",
+             "That is ReLU(x) = max(0, x) itself, not its derivative"),
+    hint=msg("ReLU'(x) = 1（x > 0），0（x ≤ 0）。",
+             "ReLU'(x) = 1 for x > 0, 0 for x ≤ 0."))
+
+NEGATIVE_BRANCH_DERIVATIVE = Mistake(
+    "negative_branch_derivative",
+    name=msg("x ≤ 0 一支的导数不对",
+             "The derivative on the x ≤ 0 branch is wrong"),
+    hint=msg("按 seed 002 的定义，对那一支的表达式（Leaky ReLU 为 γx，ELU 为 γ(eˣ − 1)）求导。",
+             "differentiate that branch of seed 002's definition (Leaky ReLU is γx there, ELU "
+             "is γ(eˣ − 1))."))
+
+WRONG_VARIABLE = Mistake(
+    "wrong_variable",
+    name=msg("求导的变量不对",
+             "Differentiated with respect to the wrong variable"),
+    hint=msg("这里要对斜率 γ_i 求导（把 x 看作常数），不是对 x 求导。",
+             "the question asks for the derivative in the slope γ_i (x held fixed), not in x."))
+
+JACOBIAN_TRANSPOSED = Mistake(
+    "jacobian_transposed",
+    name=msg("Jacobian 转置了",
+             "Jacobian transposed"),
+    hint=msg("J_ij = ∂y_i/∂x_j，第 i 行是第 i 个输出对各输入的导数。",
+             "J_ij = ∂y_i/∂x_j — row i holds the derivatives of output i."))
+
+OUTPUT_GRADIENT_SIGN = Mistake(
+    "output_gradient_sign",
+    name=msg("符号反了",
+             "The sign is flipped"),
+    hint=msg("预测值偏大时，损失对 logit 的梯度应为正（梯度下降才会把预测往下拉）。",
+             "when the prediction is too large the loss's gradient at the logit must be "
+             "positive (so that gradient descent pulls the prediction down)."))
+
+BCE_GRADIENT_AT_OUTPUT = Mistake(
+    "bce_gradient_at_output",
+    name=msg("这是 ∂L/∂a，不是 ∂L/∂z",
+             "That is ∂L/∂a, not ∂L/∂z"),
+    hint=msg("还要用链式法则乘上 ∂a/∂z，再化简。",
+             "multiply by ∂a/∂z (chain rule), then simplify."))
 
 
 @dataclass(frozen=True)
@@ -280,9 +350,9 @@ JACOBIAN = FnSpec(
     grad_check=GradCheck("log_softmax", lambda args: [args[0]], 0,
                          lambda args: _weights(len(args[0])),
                          lambda out: _weights(len(out)) @ np.asarray(out, dtype=np.float64)),
-    mistakes=(("log_softmax_missing_delta", _jacobian_without_delta),
-              ("log_softmax_missing_delta", _jacobian_one_minus),
-              ("jacobian_transposed", _transposed_jacobian)))
+    mistakes=(LOG_SOFTMAX_MISSING_DELTA.with_fn(_jacobian_without_delta),
+              LOG_SOFTMAX_MISSING_DELTA.with_fn(_jacobian_one_minus),
+              JACOBIAN_TRANSPOSED.with_fn(_transposed_jacobian)))
 
 EXTREMES = np.array([-1000.0, -745.0, -40.0, -1.0, 0.0, 1.0, 40.0, 745.0, 1000.0])
 
@@ -310,8 +380,8 @@ Q1 = Question(
     parts=(_sym("dsigmoid", "x"), _sym("d2sigmoid", "x")),
     build=sigmoid_derivatives,
     mistakes=(
-        Mistake("function_for_derivative", lambda p: {"dsigmoid": _sigmoid()[0]}),
-        Mistake("chain_rule_missing_inner", _sigmoid_inner_dropped),
+        FUNCTION_FOR_DERIVATIVE.with_make(lambda p: {"dsigmoid": _sigmoid()[0]}),
+        CHAIN_RULE_MISSING_INNER.with_make(_sigmoid_inner_dropped),
     ),
 )
 
@@ -326,12 +396,12 @@ Q2 = Question(
            _sym("prelu", "x", "gamma_i", domain={"gamma_i": (0.01, 0.5)})),
     build=activation_derivatives,
     mistakes=(
-        Mistake("relu_derivative_when_off", _relu_on_everywhere),
-        Mistake("negative_branch_derivative", _negative_branch_wrong),
-        Mistake("negative_branch_derivative", _leaky_branch_underived),
-        Mistake("function_for_relu_derivative", _relu_itself),
-        Mistake("chain_rule_missing_inner", _softplus_inner_dropped),
-        Mistake("wrong_variable", _prelu_in_x),
+        RELU_DERIVATIVE_WHEN_OFF.with_make(_relu_on_everywhere),
+        NEGATIVE_BRANCH_DERIVATIVE.with_make(_negative_branch_wrong),
+        NEGATIVE_BRANCH_DERIVATIVE.with_make(_leaky_branch_underived),
+        FUNCTION_FOR_RELU_DERIVATIVE.with_make(_relu_itself),
+        CHAIN_RULE_MISSING_INNER.with_make(_softplus_inner_dropped),
+        WRONG_VARIABLE.with_make(_prelu_in_x),
     ),
 )
 
@@ -344,10 +414,10 @@ Q3 = Question(
                 definitions={"s_j": SOFTMAX_J}),
            Part("jacobian", kind="fn", fn=JACOBIAN)),
     build=log_softmax_answers,
-    mistakes=(Mistake("log_softmax_missing_delta",
-                      lambda p: {"grad": log_softmax_grad().subs(sp.KroneckerDelta(I, J), 0)}),
-              Mistake("log_softmax_missing_delta",          # 1 − softmax_j: δ_ij as 1 always
-                      lambda p: {"grad": log_softmax_grad().subs(sp.KroneckerDelta(I, J), 1)})),
+    mistakes=(LOG_SOFTMAX_MISSING_DELTA.with_make(
+                  lambda p: {"grad": log_softmax_grad().subs(sp.KroneckerDelta(I, J), 0)}),
+              LOG_SOFTMAX_MISSING_DELTA.with_make(          # 1 − softmax_j: δ_ij as 1 always
+                  lambda p: {"grad": log_softmax_grad().subs(sp.KroneckerDelta(I, J), 1)})),
 )
 
 Q4 = Question(
@@ -360,8 +430,8 @@ Q4 = Question(
                 definitions={"a": "sigmoid(z)"})),
     build=output_answers,
     mistakes=(
-        Mistake("output_gradient_sign", lambda p: {k: -v for k, v in output_gradients().items()}),
-        Mistake("bce_gradient_at_output", _bce_at_output),
+        OUTPUT_GRADIENT_SIGN.with_make(lambda p: {k: -v for k, v in output_gradients().items()}),
+        BCE_GRADIENT_AT_OUTPUT.with_make(_bce_at_output),
     ),
 )
 
@@ -381,7 +451,7 @@ Q6 = Question(
     parts=(Part("max_dsigmoid"), Part("bound")),
     build=vanishing,
     uses=("q6.max_dsigmoid",),
-    mistakes=(Mistake("function_for_derivative", _sigma_for_derivative),),
+    mistakes=(FUNCTION_FOR_DERIVATIVE.with_make(_sigma_for_derivative),),
 )
 
 QUESTIONS = (Q1, Q2, Q3, Q4, Q5, Q6)

@@ -14,7 +14,9 @@ from nn_core.layers import Linear
 from nn_core.losses import half_squared_error
 
 from ..i18n import msg
-from .base import Mistake, Part, Question
+from ..mistakes import (ACTIVATION_FOR_DERIVATIVE, DERIVATIVE_AT_ACTIVATION, DROPPED_HALF,
+                        MISSING_ACTIVATION_DERIVATIVE, SIGN_ERROR, TRANSPOSED_GRADIENT)
+from .base import Part, Question
 
 
 def _layers(p):
@@ -72,15 +74,15 @@ Q2 = Question(
     build=gradients,
     uses=("q1.h", "q1.y"),
     mistakes=(
-        Mistake("transposed_gradient", _transposed),
-        Mistake("missing_activation_derivative",
-                lambda p: gradients(p, dz1_rule=lambda dh, h: dh)),
-        Mistake("activation_for_derivative",
-                lambda p: gradients(p, dz1_rule=lambda dh, h: dh * h)),
-        Mistake("derivative_at_activation",
-                lambda p: gradients(p, dz1_rule=lambda dh, h: dh * sigmoid_grad(h))),
-        Mistake("sign_error", lambda p: _scaled(p, -1.0)),
-        Mistake("dropped_half", lambda p: _scaled(p, 2.0)),
+        TRANSPOSED_GRADIENT.with_make(_transposed),
+        MISSING_ACTIVATION_DERIVATIVE.with_make(
+            lambda p: gradients(p, dz1_rule=lambda dh, h: dh)),
+        ACTIVATION_FOR_DERIVATIVE.with_make(
+            lambda p: gradients(p, dz1_rule=lambda dh, h: dh * h)),
+        DERIVATIVE_AT_ACTIVATION.with_make(
+            lambda p: gradients(p, dz1_rule=lambda dh, h: dh * sigmoid_grad(h))),
+        SIGN_ERROR.with_make(lambda p: _scaled(p, -1.0)),
+        DROPPED_HALF.with_make(lambda p: _scaled(p, 2.0)),
     ),
 )
 

@@ -17,7 +17,26 @@ from nn_core.network import Network
 from nn_core.optim import SGD
 
 from ..i18n import msg
-from .base import Mistake, Part, Question
+from ..mistakes import (DROPPED_HALF, GRADIENT_ASCENT, RELU_DERIVATIVE_WHEN_OFF, SIGN_ERROR,
+                        TRANSPOSED_GRADIENT, UPDATED_BEFORE_ALL_GRADIENTS, Mistake)
+from .base import Part, Question
+
+
+# -- the mistakes A4's feedback names ----------------------------------------
+
+WRONG_LEARNING_RATE = Mistake(
+    "wrong_learning_rate",
+    name=msg("更新用的学习率不是题目给的 η（例如用了 0.1）",
+             "The update used another learning rate than the question's η (0.1, say)"),
+    hint=msg("θ ← θ − η ∇L，η 用题目给出的值。",
+             "θ ← θ − η ∇L with the η given."))
+
+RELU_FOR_DERIVATIVE = Mistake(
+    "relu_for_derivative",
+    name=msg("反向传播中用了 ReLU(z) 本身代替它的导数",
+             "ReLU(z) used in place of its derivative in the backward pass"),
+    hint=msg("δ = ReLU'(z) ⊙ (Wᵀ δ_next)，ReLU'(z) = 1（z > 0），0（z ≤ 0）。",
+             "δ = ReLU'(z) ⊙ (Wᵀ δ_next), with ReLU'(z) = 1 for z > 0 and 0 for z ≤ 0."))
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
@@ -171,13 +190,13 @@ Q2 = Question(
     build=gradients,
     uses=("q1.z1", "q1.y_hat"),
     mistakes=(
-        Mistake("relu_derivative_when_off", lambda p: gradients(p, relu_grad_off=1.0)),
-        Mistake("transposed_gradient",
-                lambda p: {k: v.T for k, v in gradients(p).items() if k in ("dW1", "dW2")}),
-        Mistake("sign_error", lambda p: _scaled(p, -1.0)),
-        Mistake("dropped_half", lambda p: _scaled(p, 2.0)),
-        Mistake("updated_before_all_gradients", stale_gradients),
-        Mistake("relu_for_derivative", lambda p: gradients(p, relu_for_grad=True)),
+        RELU_DERIVATIVE_WHEN_OFF.with_make(lambda p: gradients(p, relu_grad_off=1.0)),
+        TRANSPOSED_GRADIENT.with_make(
+            lambda p: {k: v.T for k, v in gradients(p).items() if k in ("dW1", "dW2")}),
+        SIGN_ERROR.with_make(lambda p: _scaled(p, -1.0)),
+        DROPPED_HALF.with_make(lambda p: _scaled(p, 2.0)),
+        UPDATED_BEFORE_ALL_GRADIENTS.with_make(stale_gradients),
+        RELU_FOR_DERIVATIVE.with_make(lambda p: gradients(p, relu_for_grad=True)),
     ),
     keeps=keeps_an_off_unit,
 )
@@ -194,11 +213,11 @@ Q3 = Question(
     uses=("q2.dW1", "q2.db1", "q2.dW2", "q2.db2", "q3.W1", "q3.b1", "q3.W2", "q3.b2",
           "q3.y_hat_new"),
     mistakes=(
-        Mistake("gradient_ascent", lambda p: update(p, sign=-1.0)),
-        Mistake("updated_before_all_gradients", lambda p: update(p, stale_W2=True)),
-        Mistake("updated_before_all_gradients",
-                lambda p: update(p, {**gradients(p), **stale_gradients(p)})),
-        *(Mistake("wrong_learning_rate", lambda p, r=r: update(p, lr=r)) for r in OTHER_RATES),
+        GRADIENT_ASCENT.with_make(lambda p: update(p, sign=-1.0)),
+        UPDATED_BEFORE_ALL_GRADIENTS.with_make(lambda p: update(p, stale_W2=True)),
+        UPDATED_BEFORE_ALL_GRADIENTS.with_make(
+            lambda p: update(p, {**gradients(p), **stale_gradients(p)})),
+        *(WRONG_LEARNING_RATE.with_make(lambda p, r=r: update(p, lr=r)) for r in OTHER_RATES),
     ),
 )
 

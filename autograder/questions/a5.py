@@ -53,7 +53,10 @@ from nn_core.train import fit
 
 from ..functions import FnSpec, GradCheck
 from ..i18n import msg
-from .base import Mistake, Part, Question
+from ..mistakes import (ACTIVATION_FOR_DERIVATIVE, DERIVATIVE_AT_ACTIVATION, DOUBLE_BATCH_MEAN,
+                        LR_NOT_APPLIED, MISSING_ACTIVATION_DERIVATIVE, MISSING_BATCH_MEAN,
+                        SIGN_ERROR, TRANSPOSED_GRADIENT)
+from .base import Part, Question
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
@@ -172,25 +175,25 @@ def _backward_with(dz1_rule):
 
 
 BACKWARD_MISTAKES = (
-    ("missing_batch_mean", _backward_scaled),
-    ("transposed_gradient", _backward_transposed),
-    ("missing_activation_derivative", _backward_with(lambda dA1, A1: dA1)),
-    ("activation_for_derivative", _backward_with(lambda dA1, A1: dA1 * A1)),
-    ("derivative_at_activation", _backward_with(lambda dA1, A1: dA1 * sigmoid_grad(A1))),
+    MISSING_BATCH_MEAN.with_fn(_backward_scaled),
+    TRANSPOSED_GRADIENT.with_fn(_backward_transposed),
+    MISSING_ACTIVATION_DERIVATIVE.with_fn(_backward_with(lambda dA1, A1: dA1)),
+    ACTIVATION_FOR_DERIVATIVE.with_fn(_backward_with(lambda dA1, A1: dA1 * A1)),
+    DERIVATIVE_AT_ACTIVATION.with_fn(_backward_with(lambda dA1, A1: dA1 * sigmoid_grad(A1))),
 )
 
 FORWARD = FnSpec("forward", _forward_cases, forward_reference)
 COST = FnSpec("cost", _loss_cases, cost_reference,
-              mistakes=(("missing_batch_mean",
-                         lambda X, Y, *p: len(X) * cost_reference(X, Y, *p)),))
+              mistakes=(MISSING_BATCH_MEAN.with_fn(
+                  lambda X, Y, *p: len(X) * cost_reference(X, Y, *p)),))
 BACKWARD = FnSpec("backward", _loss_cases, backward_reference,
                   grad_check=GradCheck("cost", lambda args: list(args), 2,
                                        lambda args: np.array(1.0), lambda out: out[0]),
                   mistakes=BACKWARD_MISTAKES)
 GRADIENT_DESCENT = FnSpec(
     "gradient_descent", _gd_cases, gd_reference, rtol=1e-6, atol=1e-8,
-    mistakes=(("lr_not_applied", lambda X, Y, W1, b1, W2, b2, lr, epochs, batch_size:
-               gd_reference(X, Y, W1, b1, W2, b2, 1.0, epochs, batch_size)),))
+    mistakes=(LR_NOT_APPLIED.with_fn(lambda X, Y, W1, b1, W2, b2, lr, epochs, batch_size:
+                                     gd_reference(X, Y, W1, b1, W2, b2, 1.0, epochs, batch_size)),))
 
 
 # -- q3: numbers -----------------------------------------------------------------
@@ -252,19 +255,19 @@ Q3 = Question(
     parts=(Part("dW1_each"), Part("dW1"), Part("db1"), Part("dW2"), Part("db2")),
     build=lambda p, up=None: batch_gradients(p),
     mistakes=(
-        Mistake("missing_batch_mean",
-                lambda p: {k: v for k, v in batch_gradients(p, scale=_n(p)).items()
-                           if k != "dW1_each"}),
-        Mistake("double_batch_mean",
-                lambda p: {k: v for k, v in batch_gradients(p, scale=1 / _n(p)).items()
-                           if k != "dW1_each"}),
-        Mistake("transposed_gradient", _transposed),
-        Mistake("sign_error", lambda p: {k: v for k, v in batch_gradients(p, scale=-1.0).items()
-                                         if k != "dW1_each"}),
-        Mistake("missing_activation_derivative",
-                lambda p: batch_gradients(p, dz1_rule=lambda dA1, A1: dA1)),
-        Mistake("activation_for_derivative",
-                lambda p: batch_gradients(p, dz1_rule=lambda dA1, A1: dA1 * A1)),
+        MISSING_BATCH_MEAN.with_make(
+            lambda p: {k: v for k, v in batch_gradients(p, scale=_n(p)).items()
+                       if k != "dW1_each"}),
+        DOUBLE_BATCH_MEAN.with_make(
+            lambda p: {k: v for k, v in batch_gradients(p, scale=1 / _n(p)).items()
+                       if k != "dW1_each"}),
+        TRANSPOSED_GRADIENT.with_make(_transposed),
+        SIGN_ERROR.with_make(lambda p: {k: v for k, v in batch_gradients(p, scale=-1.0).items()
+                                        if k != "dW1_each"}),
+        MISSING_ACTIVATION_DERIVATIVE.with_make(
+            lambda p: batch_gradients(p, dz1_rule=lambda dA1, A1: dA1)),
+        ACTIVATION_FOR_DERIVATIVE.with_make(
+            lambda p: batch_gradients(p, dz1_rule=lambda dA1, A1: dA1 * A1)),
     ),
 )
 

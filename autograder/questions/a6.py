@@ -62,8 +62,27 @@ from nn_core.opcount import counting, dense_counts, network_counts
 
 from ..functions import FnSpec
 from ..i18n import msg
+from ..mistakes import MISSING_ACTIVATION_DERIVATIVE, Mistake
 from ..variants import LECTURE
-from .base import Mistake, Part, Question
+from .base import Part, Question
+
+
+# -- the mistakes A6's feedback names ----------------------------------------
+
+COUNT_N_FOR_N2 = Mistake(
+    "count_n_for_n2",
+    name=msg("计数差了一个 n 的因子",
+             "Count off by a factor n"),
+    hint=msg("每层 W a 需要 n² 次乘法，而不是 n 次。",
+             "W a costs n² multiplications per layer, not n."))
+
+COUNT_MISSING_BACKWARD_TERM = Mistake(
+    "count_missing_backward_term",
+    name=msg("反向传播少算了一项",
+             "A backward term is missing"),
+    hint=msg("每层既要算误差项 W^(l+1)ᵀ δ^(l+1)，也要算权重梯度 δ a^(l−1)ᵀ。",
+             "each layer computes both the error term W^(l+1)ᵀ δ^(l+1) and the weight "
+             "gradient δ a^(l−1)ᵀ."))
 
 N, L = sp.symbols("n L", integer=True, positive=True)
 COUNT_KEYS = ("forward_mults", "forward_adds", "backward_mults", "backward_adds")
@@ -186,8 +205,9 @@ def _count_cases(rng):
 
 COUNT_OPS = FnSpec(
     "count_ops", _count_cases, count_ops_reference, rtol=0.0, atol=1e-9,
-    mistakes=(("count_missing_backward_term", lambda s, b: _analytic(s, b, need_dx=False)),
-              ("missing_activation_derivative", lambda s, b: _analytic(s, b, activation=False))))
+    mistakes=(COUNT_MISSING_BACKWARD_TERM.with_fn(lambda s, b: _analytic(s, b, need_dx=False)),
+              MISSING_ACTIVATION_DERIVATIVE.with_fn(
+                  lambda s, b: _analytic(s, b, activation=False))))
 
 
 # -- q4: numbers -------------------------------------------------------------------------------
@@ -230,7 +250,7 @@ Q1 = Question(
               "whole forward pass's multiplications"),
     parts=tuple(_order(k) for k in Q1_PARTS),
     build=cost_answers(Q1_PARTS),
-    mistakes=(Mistake("count_n_for_n2", _count_n_for_n2(Q1_PARTS)),),
+    mistakes=(COUNT_N_FOR_N2.with_make(_count_n_for_n2(Q1_PARTS)),),
 )
 
 Q2 = Question(
@@ -240,8 +260,8 @@ Q2 = Question(
               "gradient and the whole backward pass"),
     parts=tuple(_order(k) for k in Q2_PARTS),
     build=cost_answers(Q2_PARTS),
-    mistakes=(Mistake("count_n_for_n2", _count_n_for_n2(Q2_PARTS)),
-              Mistake("count_missing_backward_term", _backward_without_wt_delta)),
+    mistakes=(COUNT_N_FOR_N2.with_make(_count_n_for_n2(Q2_PARTS)),
+              COUNT_MISSING_BACKWARD_TERM.with_make(_backward_without_wt_delta)),
 )
 
 Q3 = Question(
@@ -258,7 +278,7 @@ Q4 = Question(
               "A batch of B multiplies the counts by B; backward costs about twice the forward"),
     parts=(Part("batch_scale"), Part("ratio")),
     build=scaling,
-    mistakes=(Mistake("count_missing_backward_term", _ratio_without_wt_delta),),
+    mistakes=(COUNT_MISSING_BACKWARD_TERM.with_make(_ratio_without_wt_delta),),
 )
 
 QUESTIONS = (Q1, Q2, Q3, Q4)

@@ -50,7 +50,55 @@ from nn_core.conv import AvgPool2D, Conv2D, MaxPool2D, full_convolution, rot180
 
 from ..functions import FnSpec, GradCheck
 from ..i18n import msg
-from .base import Mistake, Part, Question
+from ..mistakes import MISSING_ACTIVATION_DERIVATIVE, Mistake
+from .base import Part, Question
+
+
+# -- the mistakes A7's feedback names ----------------------------------------
+
+CONV_NO_ROTATION = Mistake(
+    "conv_no_rotation",
+    name=msg("卷积反向传播没有把卷积核旋转 180°",
+             "Convolution backward without rotating the kernel by 180°"),
+    hint=msg("δ^(l) 是 δ^(l+1) 与 rot180(W) 的全卷积。",
+             "δ^(l) is the full convolution of δ^(l+1) with rot180(W)."))
+
+CONV_VALID_PADDING = Mistake(
+    "conv_valid_padding",
+    name=msg("卷积反向传播用了 valid 而不是 full 填充",
+             "Convolution backward with valid instead of full padding"),
+    hint=msg("δ^(l+1) 要先补 K − 1 圈零。",
+             "pad δ^(l+1) with K − 1 zeros."))
+
+MAXPOOL_SPREAD = Mistake(
+    "maxpool_spread",
+    name=msg("最大池化的梯度被分给了窗口中的每个位置",
+             "Max-pooling gradient spread over the whole window"),
+    hint=msg("它只流向最大值所在的位置。",
+             "it goes only to the maximum."))
+
+MAXPOOL_TIES = Mistake(
+    "maxpool_ties",
+    name=msg("池化窗口中有并列最大值时，梯度只给一个位置",
+             "A max-pooling window with tied maxima sends its gradient to one cell only"),
+    hint=msg("按行优先顺序的第一个最大值（与 np.argmax 相同，笔记本中的约定），不是每个并列的"
+             "位置，也不是最后一个。",
+             "the first maximum in row-major order (as np.argmax, the notebook's rule), not "
+             "to every tied cell nor to the last one."))
+
+AVGPOOL_NOT_DIVIDED = Mistake(
+    "avgpool_not_divided",
+    name=msg("平均池化的梯度没有除以 K²",
+             "Average-pooling gradient not divided by K²"),
+    hint=msg("窗口中每个位置得到 dout/K²。",
+             "every cell of a window gets dout/K²."))
+
+POOL_OVERLAP_OVERWRITTEN = Mistake(
+    "pool_overlap_overwritten",
+    name=msg("重叠的池化窗口（stride < K）的梯度被覆盖了",
+             "Overlapping pooling windows (stride < K) overwrote each other"),
+    hint=msg("同一位置从几个窗口得到的梯度要相加（+=）。",
+             "a cell's gradients from several windows add up (+=)."))
 
 #: q1's choice: the key is the answer the student gives.
 RECURRENCE_OPTIONS = {
@@ -226,18 +274,21 @@ def _last_max(window):
 
 
 #: ties broken otherwise than by the stated rule: every tied cell, or the last one
-MAXPOOL_TIES = (("maxpool_ties", lambda d, x, K, s: _maxpool_tied(d, x, K, s,
-                                                                  lambda w: (w == w.max()) * 1.0)),
-                ("maxpool_ties", lambda d, x, K, s: _maxpool_tied(d, x, K, s, _last_max)))
+TIES_BROKEN_OTHERWISE = (
+    MAXPOOL_TIES.with_fn(lambda d, x, K, s: _maxpool_tied(d, x, K, s,
+                                                          lambda w: (w == w.max()) * 1.0)),
+    MAXPOOL_TIES.with_fn(lambda d, x, K, s: _maxpool_tied(d, x, K, s, _last_max)))
 
-MAXPOOL_SPREAD = (("maxpool_spread", _maxpool_spread_evenly), ("maxpool_spread", _copied_over_window))
+#: the gradient spread over the window: evenly, or copied to every cell
+SPREAD_OVER_WINDOW = (MAXPOOL_SPREAD.with_fn(_maxpool_spread_evenly),
+                      MAXPOOL_SPREAD.with_fn(_copied_over_window))
 
 CONV_DELTA = FnSpec(
     "conv_delta", _conv_cases, conv_delta_reference,
     grad_check=GradCheck("conv_forward", lambda args: [np.full(np.shape(args[2]), 0.5), args[1]],
                          0, lambda args: args[0]),
-    mistakes=(("conv_no_rotation", _delta_unrotated),
-              ("missing_activation_derivative", _delta_without_fprime)))
+    mistakes=(CONV_NO_ROTATION.with_fn(_delta_unrotated),
+              MISSING_ACTIVATION_DERIVATIVE.with_fn(_delta_without_fprime)))
 CONV_DW = FnSpec(
     "conv_dw", _dw_cases, conv_dw_reference,
     grad_check=GradCheck(
@@ -266,13 +317,15 @@ def _no_unwanted_ties(ties_wanted: bool):
 
 MAXPOOL = FnSpec("maxpool_backward", _maxpool_cases, maxpool_backward_reference,
                  grad_check=_pool_grad_check("maxpool_forward"),
-                 mistakes=MAXPOOL_SPREAD + MAXPOOL_TIES, keeps=_no_unwanted_ties(True))
+                 mistakes=SPREAD_OVER_WINDOW + TIES_BROKEN_OTHERWISE,
+                 keeps=_no_unwanted_ties(True))
 AVGPOOL = FnSpec("avgpool_backward", _avgpool_cases, avgpool_backward_reference,
                  grad_check=_pool_grad_check("avgpool_forward"),
-                 mistakes=(("avgpool_not_divided", _copied_over_window),))
+                 mistakes=(AVGPOOL_NOT_DIVIDED.with_fn(_copied_over_window),))
 OVERLAP = FnSpec("maxpool_backward", _overlap_cases, maxpool_backward_reference,
                  grad_check=_pool_grad_check("maxpool_forward"),
-                 mistakes=MAXPOOL_SPREAD + (("pool_overlap_overwritten", _maxpool_overwritten),),
+                 mistakes=SPREAD_OVER_WINDOW + (
+                     POOL_OVERLAP_OVERWRITTEN.with_fn(_maxpool_overwritten),),
                  keeps=_no_unwanted_ties(False))
 
 
@@ -338,8 +391,8 @@ Q1 = Question(
            Part("delta", kind="fn", fn=CONV_DELTA),
            Part("dw", kind="fn", fn=CONV_DW)),
     build=lambda p, up=None: {"recurrence": RECURRENCE},
-    mistakes=(Mistake("conv_no_rotation", lambda p: {"recurrence": "full"}),
-              Mistake("conv_valid_padding", lambda p: {"recurrence": "valid_rot180"})),
+    mistakes=(CONV_NO_ROTATION.with_make(lambda p: {"recurrence": "full"}),
+              CONV_VALID_PADDING.with_make(lambda p: {"recurrence": "valid_rot180"})),
 )
 
 Q2 = Question(
@@ -358,8 +411,8 @@ Q3 = Question(
               "differentiating the scalar L"),
     parts=(_sym_part("dL_da11"), _sym_part("dL_da00"), _sym_part("dL_dw01")),
     build=lambda p, up=None: symbolic_case(),
-    mistakes=(Mistake("conv_no_rotation", lambda p: symbolic_case(rule="full")),
-              Mistake("conv_valid_padding", lambda p: symbolic_case(rule="valid_rot180"))),
+    mistakes=(CONV_NO_ROTATION.with_make(lambda p: symbolic_case(rule="full")),
+              CONV_VALID_PADDING.with_make(lambda p: symbolic_case(rule="valid_rot180"))),
 )
 
 QUESTIONS = (Q1, Q2, Q3)

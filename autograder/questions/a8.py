@@ -73,8 +73,51 @@ from nn_core.train import fit
 
 from ..functions import FnSpec, judge_function
 from ..i18n import msg
+from ..mistakes import (DOUBLE_BATCH_MEAN, GRADIENT_ASCENT, LR_NOT_APPLIED,
+                        MISSING_ACTIVATION_DERIVATIVE, MISSING_BATCH_MEAN,
+                        UPDATED_BEFORE_ALL_GRADIENTS, Mistake)
 from ..numeric import InvalidAnswer, coerce_array
-from .base import Mistake, Part, Question
+from .base import Part, Question
+
+
+# -- the mistakes A8's feedback names ----------------------------------------
+
+BIAS_DECAYED = Mistake(
+    "bias_decayed",
+    name=msg("偏置也做了权重衰减",
+             "The bias was decayed too"),
+    hint=msg("只衰减权重，W ← (1 − ηλ)W − η∇_W L，偏置 b ← b − η∇_b L。",
+             "only weights decay, W ← (1 − ηλ)W − η∇_W L, while b ← b − η∇_b L."))
+
+DROPOUT_TEST_NOT_SCALED = Mistake(
+    "dropout_test_not_scaled",
+    name=msg("测试时没有乘 p",
+             "No test-time scaling"),
+    hint=msg("按 seed 001 的约定（训练时以概率 p 保留），测试时输出为 p·a，期望才与训练时一致"
+             "。",
+             "with seed 001's convention (units kept with probability p in training) the "
+             "test-time output is p·a, so the expectation matches training."))
+
+DROPOUT_INVERTED_NOT_DIVIDED = Mistake(
+    "dropout_inverted_not_divided",
+    name=msg("inverted dropout 在训练时要除以 p",
+             "Inverted dropout divides by p in training"),
+    hint=msg("out = a ⊙ m / p（测试时不变）。",
+             "out = a ⊙ m / p (and is the identity at test time)."))
+
+SCHEDULE_OFF_BY_ONE = Mistake(
+    "schedule_off_by_one",
+    name=msg("阶梯衰减差了一个 epoch",
+             "Step decay off by one epoch"),
+    hint=msg("到达里程碑那一轮（t ≥ 30、60、90）就乘 0.1。",
+             "the rate is multiplied by 0.1 from the milestone epoch itself (t ≥ 30, 60, 90)."))
+
+CLIP_PER_COMPONENT = Mistake(
+    "clip_per_component",
+    name=msg("梯度裁剪是按整体范数缩放",
+             "Gradient clipping rescales by the norm"),
+    hint=msg("若 ‖g‖ > η，则 g ← η g/‖g‖（方向不变），不是逐个分量截断。",
+             "if ‖g‖ > η then g ← η g/‖g‖ (same direction), not clipping each component."))
 
 
 # -- a function spec judged by a custom check ---------------------------------------
@@ -323,20 +366,20 @@ def _clip_components(g, threshold):
 
 
 WEIGHT_DECAY = FnSpec("weight_decay_step", _decay_cases, weight_decay_reference,
-                      mistakes=(("bias_decayed", _bias_decayed),
-                                ("gradient_ascent", _decay_ascent)))
+                      mistakes=(BIAS_DECAYED.with_fn(_bias_decayed),
+                                GRADIENT_ASCENT.with_fn(_decay_ascent)))
 DROPOUT_TRAIN = FnSpec("dropout_train", _dropout_cases, dropout_train_reference)
 DROPOUT_TEST = FnSpec("dropout_test", lambda rng: _dropout_cases(rng, with_u=False),
                       dropout_test_reference,
-                      mistakes=(("dropout_test_not_scaled", _dropout_test_identity),))
+                      mistakes=(DROPOUT_TEST_NOT_SCALED.with_fn(_dropout_test_identity),))
 DROPOUT_INVERTED = FnSpec("dropout_inverted", _dropout_cases, dropout_inverted_reference,
-                          mistakes=(("dropout_inverted_not_divided", dropout_train_reference),))
+                          mistakes=(DROPOUT_INVERTED_NOT_DIVIDED.with_fn(dropout_train_reference),))
 STEP = FnSpec("step_decay", _step_cases, step_decay_reference,
-              mistakes=(("schedule_off_by_one", _step_decay_late),))
+              mistakes=(SCHEDULE_OFF_BY_ONE.with_fn(_step_decay_late),))
 LINEAR = FnSpec("linear_decay", _linear_cases, linear_decay_reference)
 INV_T = FnSpec("inverse_time_decay", _inv_cases, inverse_time_reference)
 CLIP = FnSpec("clip_gradient", _clip_cases, clip_reference,
-              mistakes=(("clip_per_component", _clip_components),))
+              mistakes=(CLIP_PER_COMPONENT.with_fn(_clip_components),))
 
 
 # -- q6: SGD with early stopping, XOR, digits ----------------------------------------
@@ -474,14 +517,14 @@ Q1 = Question(
     parts=(Part("W1_zero"), Part("W2_zero"), Part("W1_random")),
     build=init_answers,
     mistakes=(
-        Mistake("lr_not_applied", lambda p: init_answers(
+        LR_NOT_APPLIED.with_make(lambda p: init_answers(
             p, lr_factor=1 / float(_init_params(p)["lr"]))),
-        Mistake("gradient_ascent", lambda p: init_answers(p, lr_factor=-1.0)),
-        Mistake("missing_batch_mean", lambda p: init_answers(
+        GRADIENT_ASCENT.with_make(lambda p: init_answers(p, lr_factor=-1.0)),
+        MISSING_BATCH_MEAN.with_make(lambda p: init_answers(
             p, lr_factor=float(len(_init_params(p)["X"])))),
-        Mistake("updated_before_all_gradients", lambda p: init_answers(p, stale=True)),
-        Mistake("missing_activation_derivative",
-                lambda p: init_answers(p, dz1_rule=lambda dA1, A1: dA1)),
+        UPDATED_BEFORE_ALL_GRADIENTS.with_make(lambda p: init_answers(p, stale=True)),
+        MISSING_ACTIVATION_DERIVATIVE.with_make(
+            lambda p: init_answers(p, dz1_rule=lambda dA1, A1: dA1)),
     ),
 )
 
@@ -534,8 +577,8 @@ Q7 = Question(
     parts=(Part("var"), Part("slope")),
     build=variance_answers,
     mistakes=(
-        Mistake("missing_batch_mean", lambda p: variance_answers(p, mean_power=0)),
-        Mistake("double_batch_mean", lambda p: variance_answers(p, mean_power=2)),
+        MISSING_BATCH_MEAN.with_make(lambda p: variance_answers(p, mean_power=0)),
+        DOUBLE_BATCH_MEAN.with_make(lambda p: variance_answers(p, mean_power=2)),
     ),
 )
 

@@ -8,9 +8,9 @@ A :class:`Question` is the single place that says what a question expects:
   ``upstream=None`` every intermediate comes from ``params``; with a dict of
   the student's own earlier answers (named in ``uses``) the reference is
   rebuilt from them — that is error carried forward;
-* ``mistakes`` — typical wrong answers, each a transformation of the
-  reference (``make(params) -> {part: wrong value}``), named in feedback by
-  :data:`autograder.mistakes.MISTAKES`.
+* ``mistakes`` — typical wrong answers: :class:`~autograder.mistakes.Mistake`
+  objects (id, name, hint) bound to the question with ``.with_make(make)``,
+  ``make(params) -> {part: wrong value}`` transforming the reference.
 
 Points, tolerances and policies are not here: they come from ``course.yaml``
 through :class:`Policy` and the points table.
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..i18n import Message, msg
-from ..mistakes import mistake_text
+from ..mistakes import Mistake
 
 __all__ = ["Part", "Mistake", "Question", "Policy"]
 
@@ -47,18 +47,6 @@ class Part:
 
 
 @dataclass(frozen=True)
-class Mistake:
-    """A catalogued mistake: ``make(params)`` returns the wrong answers it
-    produces for some parts (only those are compared)."""
-    id: str
-    make: Callable[[dict], dict]
-
-    @property
-    def text(self) -> Message:
-        return mistake_text(self.id)
-
-
-@dataclass(frozen=True)
 class Question:
     id: str                                   # "A3.q2"
     title: Message
@@ -71,9 +59,10 @@ class Question:
     keeps: Callable[[dict], str | None] | None = None
 
     def __post_init__(self):
-        ids = [m.id for m in self.mistakes]
-        for mid in ids:
-            mistake_text(mid)                 # unknown ids fail at import, not at grading
+        for m in self.mistakes:               # a wrong one fails at import, not at grading
+            if not isinstance(m, Mistake) or m.make is None:
+                raise TypeError(f"{self.id}: a mistake is a Mistake with make (use "
+                                f"MISTAKE.with_make(lambda p: {{...}})), got {m!r}")
         if len(set(p.name for p in self.parts)) != len(self.parts):
             raise ValueError(f"{self.id}: duplicate part names")
 

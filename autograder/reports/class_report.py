@@ -30,7 +30,8 @@ import numpy as np
 
 from ..i18n import Message, msg
 from ..results import AssignmentResult
-from .feedback import _Lang, feedback_path, fmt_score, mistake_parts, safe_component, write_text
+from ..mistakes import mistake_name
+from .feedback import _Lang, feedback_path, fmt_score, safe_component, write_text
 
 __all__ = ["render_class_report", "write_class_report", "class_report_path"]
 
@@ -178,11 +179,6 @@ def _short_json(value, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + " …"
 
 
-def _mistake_name(mid: str) -> Message:
-    parts = mistake_parts(mid)
-    return parts[0] if parts else Message(mid, mid)
-
-
 def render_class_report(results: Iterable[AssignmentResult], course=None, *,
                         language: str | None = None, feedback_dir: str | os.PathLike | None = None,
                         report_dir: str | os.PathLike | None = None) -> str:
@@ -221,7 +217,7 @@ def render_class_report(results: Iterable[AssignmentResult], course=None, *,
                                                   "blank", "carried", "named")]
     h.append("</tr>")
     for it in items:
-        named = "; ".join(f"{L.inline(_mistake_name(m))} {_pct(s)}" for m, s in it.mistakes.items())
+        named = "; ".join(f"{L.inline(mistake_name(m))} {_pct(s)}" for m, s in it.mistakes.items())
         cls = ' class="question"' if it.part is None else ""
         flag = ' <span class="flag">▲</span>' if it.variant and it.variant.flagged else ""
         h.append(f"<tr{cls}><td>{_e(it.label)}{flag}</td><td class=n>{_pct(it.difficulty)}</td>"

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from ..i18n import Message, check_language, msg
-from ..mistakes import MISTAKES
+from ..mistakes import known_mistake
 from ..results import AssignmentResult, round_score
-from .feedback import fmt_score, mistake_parts, status_label, write_text
+from .feedback import fmt_score, status_label, write_text
 
 __all__ = ["NBGRADER_CSV_COLUMNS", "csv_rows", "csv_text", "write_csv", "gradescope_results",
            "write_gradescope"]
@@ -153,17 +153,17 @@ _OUT = {
 
 def _test_output(q, language: str) -> str:
     lines = [_OUT["status"].format(status=status_label(q.status)).render(language)]
-    known = MISTAKES.get(q.diagnosis) if q.diagnosis else None
+    known = known_mistake(q.diagnosis)
     for item in q.feedback:
-        if known is not None and item == known:
+        if known is not None and item == known.text:
             continue                     # said below, with its name
         lines.append(item.render(language) if isinstance(item, Message) else item)
     if q.diagnosis:
-        parts = mistake_parts(q.diagnosis)
-        if parts is None:
+        if known is None:
             lines.append(_OUT["mistake_id"].format(name=q.diagnosis).render(language))
         else:
-            lines.append(_OUT["mistake"].format(name=parts[0], hint=parts[1]).render(language))
+            lines.append(_OUT["mistake"].format(name=known.name, hint=known.hint)
+                         .render(language))
     if q.carried_forward:
         lines.append(_OUT["carried"].render(language))
     return "\n".join(lines)

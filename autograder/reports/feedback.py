@@ -34,12 +34,12 @@ import re
 from pathlib import Path
 
 from ..i18n import Message, check_language, msg
-from ..mistakes import MISTAKES
+from ..mistakes import known_mistake
 from ..results import AssignmentResult, QuestionResult
 
 __all__ = ["render_feedback", "write_feedback", "feedback_path", "STATUS_LABELS",
            "status_label", "ReportError", "ensure_dir", "write_text", "safe_component",
-           "fmt_score", "mistake_parts"]
+           "fmt_score"]
 
 
 # ==========================================================================
@@ -123,19 +123,6 @@ def write_text(path: str | os.PathLike, content: str | bytes) -> Path:
         raise ReportError(msg(f"无法写入 {path}：{exc.strerror or exc}",
                               f"cannot write {path}: {exc.strerror or exc}")) from None
     return path
-
-
-def mistake_parts(mistake_id: str) -> tuple[Message, Message] | None:
-    """A catalogued mistake split into its name and its hint (the catalogue
-    writes ``"Name: hint"``), or ``None`` for an unknown id."""
-    m = MISTAKES.get(mistake_id)
-    if m is None:
-        return None
-    zh_name, zh_sep, zh_hint = m.zh.partition("：")
-    en_name, en_sep, en_hint = m.en.partition(": ")
-    if not zh_sep or not en_sep:
-        return Message(mistake_id, mistake_id), m
-    return Message(zh_name, en_name), Message(zh_hint, en_hint)
 
 
 # ==========================================================================
@@ -229,8 +216,8 @@ def _part_html(r: QuestionResult, L: _Lang, shown: dict | None = None) -> str:
         tip = _e(L.plain(T["carried_tip"]))
         chips.append(f'<span class="chip ecf" title="{tip}">&#8618; '
                      f'{L.inline(T["carried"])}</span>')
-    known = MISTAKES.get(r.diagnosis) if r.diagnosis else None
-    feedback = [item for item in r.feedback if not (known is not None and item == known)]
+    known = known_mistake(r.diagnosis)
+    feedback = [item for item in r.feedback if not (known is not None and item == known.text)]
     body = "".join(L.block(item, "txt") for item in feedback)
     if r.diagnosis and shown is not None and r.diagnosis in shown:
         body += L.block(msg(f"典型错误同上（{shown[r.diagnosis]}）。",
@@ -238,12 +225,10 @@ def _part_html(r: QuestionResult, L: _Lang, shown: dict | None = None) -> str:
     elif r.diagnosis:
         if shown is not None:
             shown[r.diagnosis] = r.part if r.part is not None else r.question
-        parts = mistake_parts(r.diagnosis)
-        if parts is None:
+        if known is None:
             mistake = f'<div class="mk-name"><code>{_e(r.diagnosis)}</code></div>'
         else:
-            mname, hint = parts
-            mistake = L.block(mname, "mk-name") + L.block(hint, "mk-hint")
+            mistake = L.block(known.name, "mk-name") + L.block(known.hint, "mk-hint")
         body += (f'<div class="mistake"><div class="mk-label">{L.inline(T["mistake"])}'
                  f'</div>{mistake}</div>')
     status_cls = _e(r.status if r.status in STATUS_LABELS else "other")

@@ -30,9 +30,11 @@ of these *signatures* that fits:
 
 Clusters of at least ``min_size`` students are reported, largest first,
 each with an example answer and, where a perturbation reproduces it, a
-**proposed catalogue entry** in the question's own format: a line for
-``autograder/mistakes.py`` and a ``Mistake(...)`` (or an ``FnSpec``
-mistake pair) for the question's module.
+**proposed catalogue entry** in the question module's own format: the
+``Mistake(id, name=…, hint=…)`` to define after the module's imports (the
+hint, the lecture's formula, left for the instructor to write) and how it
+binds to the question (``.with_make(…)``, or ``.with_fn(…)`` in the
+``FnSpec``).
 """
 from __future__ import annotations
 
@@ -441,23 +443,27 @@ PROPOSAL_HELPERS = {
 
 def _proposal(q, parts: list[str], pert: Perturbation, n_students: int) -> str:
     """A catalogue entry for ``pert`` in the question module's own format:
-    the message for ``autograder/mistakes.py`` and the ``Mistake(...)`` (or
-    ``FnSpec`` mistake pair) for the question."""
+    the ``Mistake`` (id, name, a hint to write) to define after the module's
+    imports, and its binding to the question (``.with_make`` in its
+    ``mistakes``, or ``.with_fn`` in the function part's ``FnSpec``)."""
     mid = f"{q.local_id}_{pert.slug}".lower()
+    const = mid.upper()
     part = q.part(parts[0])
     keep = f"k == {parts[0]!r}" if len(parts) == 1 else f"k in {tuple(parts)!r}"
-    lines = [f"# autograder/mistakes.py ({n_students} students)",
-             f'"{mid}": msg("{pert.text.zh}。", "{pert.text.en[:1].upper()}{pert.text.en[1:]}."),']
+    module = f"autograder/questions/{q.assignment.lower()}{'*' if part.kind == 'fn' else ''}.py"
+    lines = [f"# {module}, after the imports ({n_students} students)",
+             f'{const} = Mistake("{mid}", '
+             f'name=msg("{pert.text.zh}", "{pert.text.en[:1].upper()}{pert.text.en[1:]}"), '
+             f'hint=msg("……（讲义中的公式）", "… (the lecture\'s formula)"))']
     if part.kind == "fn":
         ref = part.fn.reference.__name__
         body = pert.code(lambda args: f"{ref}(*{args})", "a")
-        lines += [f"# autograder/questions/{q.assignment.lower()}*.py: FnSpec({part.fn.name!r}, "
-                  f"…, mistakes=(…,",
-                  f'("{mid}", lambda *a: {body}),']
+        lines += [f"# {module}: FnSpec({part.fn.name!r}, …, mistakes=(…,",
+                  f'{const}.with_fn(lambda *a: {body}),']
     else:
         body = pert.code(lambda args: f"Q{q.local_id[1:]}.build({args}, None)", "p")
-        lines += [f"# autograder/questions/{q.assignment.lower()}.py: {q.id}, mistakes=(…,",
-                  f'Mistake("{mid}", lambda p: {{k: v for k, v in {body}.items() '
+        lines += [f"# {module}: {q.id}, mistakes=(…,",
+                  f'{const}.with_make(lambda p: {{k: v for k, v in {body}.items() '
                   f'if {keep}}}),'.replace("OUT(", "OUT(lambda v: ")]
     if part.kind == "fn":
         lines[-1] = lines[-1].replace("OUT(", "OUT(lambda v: ")

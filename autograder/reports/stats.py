@@ -36,8 +36,8 @@ from typing import Iterable
 
 from ..i18n import Message, check_language, msg
 from ..results import AssignmentResult, round_score
-from .feedback import ReportError, ensure_dir, fmt_score, mistake_parts, safe_component, \
-    write_text
+from ..mistakes import mistake_name
+from .feedback import ReportError, ensure_dir, fmt_score, safe_component, write_text
 
 __all__ = ["QuestionStats", "MistakeStats", "AssignmentStats", "compute_stats",
            "attempt_summary", "stats_table", "stats_plots", "cjk_font", "ReportError"]
@@ -227,11 +227,6 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
     return lines
 
 
-def _mistake_name(mistake_id: str) -> Message:
-    parts = mistake_parts(mistake_id)
-    return parts[0] if parts else Message(mistake_id, mistake_id)
-
-
 def stats_table(results: Iterable[AssignmentResult], language: str = "zh+en",
                 bins: int = 10) -> str:
     """The class statistics as a plain-text report (see the module
@@ -253,7 +248,7 @@ def stats_table(results: Iterable[AssignmentResult], language: str = "zh+en",
                        R(W["mean_pct"])], rows, {1, 2, 3, 4})
         out.append("")
         if st.mistakes:
-            rows = [[m.mistake, R(_mistake_name(m.mistake)), str(m.students),
+            rows = [[m.mistake, R(mistake_name(m.mistake)), str(m.students),
                      f"{100 * m.share:.1f}%", str(m.parts)] for m in st.mistakes]
             out += _table([R(W["mistake"]), R(W["name"]), R(W["students"]), R(W["share"]),
                            R(W["parts"])], rows, {2, 3, 4})
@@ -374,8 +369,8 @@ def stats_plots(results: Iterable[AssignmentResult], out_dir: str | os.PathLike,
             FigureCanvasAgg(fig)
             ax = fig.subplots()
             if st.mistakes:
-                labels = [R(_mistake_name(m.mistake)).replace("\n", " / ")
-                          if lang != "en" else _mistake_name(m.mistake).en
+                labels = [R(mistake_name(m.mistake)).replace("\n", " / ")
+                          if lang != "en" else mistake_name(m.mistake).en
                           for m in st.mistakes][::-1]
                 shares = [100 * m.share for m in st.mistakes][::-1]
                 rects = ax.barh(range(len(labels)), shares, height=0.6, color="#c05621")
