@@ -31,8 +31,8 @@ CHAIN_RULE_MISSING_PATH = Mistake(
     "chain_rule_missing_path",
     name=msg("漏掉了一条路径",
              "A path is missing"),
-    hint=msg("z 经 u 和 v 两条路径依赖 x、y，偏导数是各路径之和：∂z/∂x = ∂z/∂u·∂u/∂x + ∂z/∂v·∂"
-             "v/∂x。",
+    hint=msg("z 经 u 和 v 两条路径依赖 x、y，偏导数是各路径之和：∂z/∂x = ∂z/∂u·∂u/∂x + "
+             "∂z/∂v·∂v/∂x。",
              "z depends on x and y through both u and v, and the partial derivative sums the "
              "paths: ∂z/∂x = ∂z/∂u·∂u/∂x + ∂z/∂v·∂v/∂x."))
 

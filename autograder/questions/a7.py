@@ -81,8 +81,8 @@ MAXPOOL_TIES = Mistake(
     "maxpool_ties",
     name=msg("池化窗口中有并列最大值时，梯度只给一个位置",
              "A max-pooling window with tied maxima sends its gradient to one cell only"),
-    hint=msg("按行优先顺序的第一个最大值（与 np.argmax 相同，笔记本中的约定），不是每个并列的"
-             "位置，也不是最后一个。",
+    hint=msg("按行优先顺序的第一个最大值（与 np.argmax 相同，笔记本中的约定），"
+             "不是每个并列的位置，也不是最后一个。",
              "the first maximum in row-major order (as np.argmax, the notebook's rule), not "
              "to every tied cell nor to the last one."))
 

@@ -93,8 +93,8 @@ DROPOUT_TEST_NOT_SCALED = Mistake(
     "dropout_test_not_scaled",
     name=msg("测试时没有乘 p",
              "No test-time scaling"),
-    hint=msg("按 seed 001 的约定（训练时以概率 p 保留），测试时输出为 p·a，期望才与训练时一致"
-             "。",
+    hint=msg("按 seed 001 的约定（训练时以概率 p 保留），测试时输出为 p·a，"
+             "期望才与训练时一致。",
              "with seed 001's convention (units kept with probability p in training) the "
              "test-time output is p·a, so the expectation matches training."))
 
