@@ -7,11 +7,11 @@ folder, the release step copies only the notebook, the student wheel
 carries neither). The file holds the prose and the solution code; lines
 ``<!-- KIND [NAME] -->`` say what each following block becomes:
 
-``<!-- intro -->``
+``<!-- intro -->`` (optional, first)
     bilingual markdown (``<!--zh-->`` … ``<!--en-->`` … ``<!--/lang-->``):
     the assignment's introduction. The title cell (title from ``course.yaml``,
-    the points table, how to answer), the student-id and the setup cell
-    around it are generated (:func:`autograder.authoring.header`).
+    the points table, the introduction, how to answer), the student-id and
+    the setup cell are generated (:func:`autograder.authoring.header`).
 ``<!-- markdown NAME -->`` / ``<!-- given [NAME] -->``
     a locked markdown cell / a locked code cell (a ```` ```python ```` fence)
     ``AN_NAME``, or ``AN_qK_NAME`` inside a question (``NAME`` default ``given``).
@@ -45,7 +45,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_markdown_cell
 
 from . import authoring as au
 from .protocol import answer_name, grade_id
@@ -87,6 +86,10 @@ def parse(text: str) -> list[Block]:
     return blocks
 
 
+def _fail(text: str):
+    raise SourceError(text)
+
+
 def _code(block: Block, where: str) -> str:
     m = _FENCE.match(block.body)
     if not m:
@@ -117,8 +120,7 @@ def _statement(qid: str, body: str, question, points: float, where: str):
         return (f"### 第 {k} 题：{title}{pz}" if lang == "zh" else f"### Question {k}: {title}{pe}") + rest
 
     text = _LANG.sub(lambda m: m[1] + head(m[2], "zh") + m[3] + head(m[4], "en") + m[5], body, count=1)
-    gid = grade_id(qid) + "_statement"
-    return new_markdown_cell(text, metadata=au._meta(gid, locked=True), id=gid.replace("_", "-"))
+    return au.markdown(grade_id(qid) + "_statement", text)
 
 
 def _answer(question, source: str, first: bool, n: int, where: str):
@@ -161,20 +163,21 @@ def build(course, assignment: str, text: str, where: str = "source") -> nbformat
             return au.given(grade_id(q.id), f'check("{q.id}")          # 0 分，只给反馈 / 0 points, feedback only')
         return au.tests(q.id, p)
 
-    for b in parse(text):
+    blocks = parse(text)
+    intro = ("", "", "", "", "")
+    if blocks and blocks[0].kind == "intro":
+        intro = _LANG.fullmatch(blocks.pop(0).body) or \
+            _fail(f"{where}: <!-- intro --> is <!--zh--> … <!--en--> … <!--/lang-->")
+    cells += au.header(assignment, a.title.zh, a.title.en, intro[2], intro[4], points)
+    for b in blocks:
         here = f"{where}, line {b.line}"
         prefix = grade_id(question.id) if question else assignment
         if b.kind == "intro":
-            m = _LANG.fullmatch(b.body)
-            if not m or cells:
-                raise SourceError(f"{here}: <!-- intro --> comes first, as <!--zh--> … <!--en--> … <!--/lang-->")
-            cells += au.header(assignment, a.title.zh, a.title.en, m[2], m[4], points)
+            raise SourceError(f"{here}: <!-- intro --> comes first (before every other block)")
         elif b.kind == "markdown":
             if not b.name:
                 raise SourceError(f"{here}: <!-- markdown NAME -->: the cell needs a name")
-            gid = f"{prefix}_{b.name}"
-            cells.append(new_markdown_cell(b.body, metadata=au._meta(gid, locked=True),
-                                                       id=gid.replace("_", "-")))
+            cells.append(au.markdown(f"{prefix}_{b.name}", b.body))
         elif b.kind == "given":
             cells.append(au.given(f"{prefix}_{b.name or 'given'}", _code(b, here)))
         elif b.kind == "question":
