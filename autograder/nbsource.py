@@ -56,6 +56,7 @@ _FENCE = re.compile(r"\A```python\n(.*)\n```\Z", re.S)
 _LANG = re.compile(r"(<!--zh-->\n)(.*?)(\n<!--en-->\n)(.*?)(\n<!--/lang-->)", re.S)
 _SKELETON = re.compile(r"^(q\d+_\w+) = None\b.*$")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+FEEDBACK_ONLY = "# 0 分，只给反馈 / 0 points, feedback only"
 
 
 class SourceError(ValueError):
@@ -84,10 +85,6 @@ def parse(text: str) -> list[Block]:
         body = text[m.end():nxt.start() if nxt else len(text)].strip("\n")
         blocks.append(Block(m.group(1), m.group(2), body, text.count("\n", 0, m.start()) + 1))
     return blocks
-
-
-def _fail(text: str):
-    raise SourceError(text)
 
 
 def _code(block: Block, where: str) -> str:
@@ -158,17 +155,19 @@ def build(course, assignment: str, text: str, where: str = "source") -> nbformat
                              check(question))
 
     def check(q):
-        p = points[q.local_id]
-        if p == 0:
-            return au.given(grade_id(q.id), f'check("{q.id}")          # 0 分，只给反馈 / 0 points, feedback only')
-        return au.tests(q.id, p)
+        """The graded test cell; a locked, ungraded ``check`` for a question worth 0 points."""
+        if points[q.local_id]:
+            return au.tests(q.id, points[q.local_id])
+        return au.given(grade_id(q.id), f'check("{q.id}")          {FEEDBACK_ONLY}')
 
     blocks = parse(text)
-    intro = ("", "", "", "", "")
+    intro_zh = intro_en = ""
     if blocks and blocks[0].kind == "intro":
-        intro = _LANG.fullmatch(blocks.pop(0).body) or \
-            _fail(f"{where}: <!-- intro --> is <!--zh--> … <!--en--> … <!--/lang-->")
-    cells += au.header(assignment, a.title.zh, a.title.en, intro[2], intro[4], points)
+        m = _LANG.fullmatch(blocks.pop(0).body)
+        if not m:
+            raise SourceError(f"{where}: <!-- intro --> is <!--zh--> … <!--en--> … <!--/lang-->")
+        intro_zh, intro_en = m[2], m[4]
+    cells += au.header(assignment, a.title.zh, a.title.en, intro_zh, intro_en, points)
     for b in blocks:
         here = f"{where}, line {b.line}"
         prefix = grade_id(question.id) if question else assignment
