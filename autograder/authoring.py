@@ -15,6 +15,10 @@ writing a new assignment need not hand-edit JSON:
   public ``check`` students see, and the hidden ``grade`` nbgrader scores;
 * :func:`header` — title, the student-id cell and the setup cell.
 
+An assignment's notebook is generated from its readable source
+``solutions/<notebook>.md`` with these cells (:mod:`autograder.nbsource`,
+``nngrade author``); the builders also serve tests and scripts.
+
 Bilingual markdown marks its parts with ``<!--zh-->`` … ``<!--en-->`` …
 ``<!--/lang-->`` lines; text outside the markers is shown in every language.
 """
@@ -27,7 +31,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from .protocol import grade_id
 
-__all__ = ["statement", "given", "answer", "tests", "header", "notebook", "select_language",
+__all__ = ["statement", "markdown", "given", "answer", "tests", "header", "notebook", "select_language",
            "bilingual", "CODE_STUB", "write_source_notebooks"]
 
 #: what nbgrader puts where a solution was (configured by the release step)
@@ -52,6 +56,11 @@ def statement(cell_id: str, zh: str, en: str, *, lead: str = "") -> nbformat.Not
     """A locked markdown cell; ``lead`` (e.g. a heading with both titles) precedes both parts."""
     text = (lead.strip() + "\n\n" if lead else "") + bilingual(zh, en)
     return new_markdown_cell(text, metadata=_meta(cell_id, locked=True), id=cell_id.replace("_", "-"))
+
+
+def markdown(cell_id: str, source: str) -> nbformat.NotebookNode:
+    """A locked markdown cell of ``source`` as it is (bilingual parts marked by hand)."""
+    return new_markdown_cell(source, metadata=_meta(cell_id, locked=True), id=cell_id.replace("_", "-"))
 
 
 def given(cell_id: str, source: str) -> nbformat.NotebookNode:
@@ -84,7 +93,8 @@ def tests(question_id: str, points: float) -> nbformat.NotebookNode:
 
 def header(assignment: str, title_zh: str, title_en: str, intro_zh: str, intro_en: str,
            points: dict[str, float]) -> list[nbformat.NotebookNode]:
-    """Title with the points table, the STUDENT_ID cell and the setup cell."""
+    """Title with the points table, the STUDENT_ID cell and the setup cell
+    (``intro_zh`` / ``intro_en`` before how to answer; may be empty)."""
     total = sum(points.values())
     table = "\n".join(f"| {q} | {p:g} |" for q, p in points.items())
     lead = (f"# {assignment} {title_zh} / {title_en}\n\n"
@@ -104,8 +114,9 @@ def header(assignment: str, title_zh: str, title_en: str, intro_zh: str, intro_e
                   "import numpy as np\n"
                   "from autograder.notebook import setup, check, grade\n\n"
                   f'nb = setup("{assignment}", STUDENT_ID)')
-    return [statement(f"{assignment}_title", intro_zh + "\n\n" + how_zh, intro_en + "\n\n" + how_en,
-                      lead=lead), sid, setup]
+    zh, en = (f"{intro.strip()}\n\n{how}" if intro.strip() else how
+              for intro, how in ((intro_zh, how_zh), (intro_en, how_en)))
+    return [statement(f"{assignment}_title", zh, en, lead=lead), sid, setup]
 
 
 def notebook(cells: list) -> nbformat.NotebookNode:
@@ -130,29 +141,14 @@ def select_language(text: str, language: str) -> str:
 
 
 def write_source_notebooks(course_file: str, assignments=()) -> list:
-    """Write ``solutions/<notebook>`` next to ``course_file`` for each
-    assignment (default: all) whose question module defines
-    ``notebook(points)`` (points: ``{"q1": 3, ...}`` from ``course.yaml``);
-    returns the paths written. ``python -m autograder.authoring course.yaml [A10 ...]``."""
-    import importlib
-    from pathlib import Path
-
+    """Write ``solutions/<notebook>`` next to ``course_file`` from its source
+    ``solutions/<notebook>.md`` (:mod:`autograder.nbsource`) for each of
+    ``assignments`` (default: every one with a source); returns the paths
+    written. ``nngrade author`` (or ``python -m autograder.authoring course.yaml [A10 ...]``)."""
     from .config import load_course
-    from .questions import MODULES, sync
+    from .nbsource import write
     course = load_course(course_file)
-    sync()
-    written = []
-    for aid in assignments or list(course.assignments):
-        for name in MODULES.get(aid, ()):
-            make = getattr(importlib.import_module(f"autograder.questions.{name}"), "notebook", None)
-            if make is None:
-                continue
-            points = {q.id: q.points for q in course.assignment(aid).questions.values()}
-            target = Path(course_file).resolve().parent / "solutions" / course.assignment(aid).notebook
-            target.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(make(points), target)
-            written.append(target)
-    return written
+    return [path for path, changed in write(course, course_file, assignments).values() if changed]
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 ::
 
+    nngrade author    [ASSIGNMENT…]            solutions/*.ipynb from their sources solutions/*.md
     nngrade release   [ASSIGNMENT…]            student notebooks from solutions/ (nbgrader)
     nngrade validate  [ASSIGNMENT…]            every reference solution earns full marks
     nngrade grade     ROOT -a A3               grade a class (sandboxed, parallel, resumable;
@@ -181,6 +182,36 @@ def main():
 
     每个子命令都有 --help。 Every verb has --help.
     """
+
+
+@main.command()
+@click.argument("assignments", nargs=-1)
+@click.option("--course", "course_opt", help=COURSE_HELP)
+@click.option("--check", is_flag=True, help="write nothing; exit 1 if a notebook differs from its source")
+def author(assignments, course_opt, check):
+    """Generate the source notebooks solutions/*.ipynb from solutions/*.md."""
+    from .nbsource import SourceError, source_path, write
+    course, path = _load(course_opt)
+    aids = [_assignment(course, a) for a in assignments]
+    for aid in aids:
+        if not source_path(course, path, aid).is_file():
+            _fail(_short(course, f"{aid}：缺少源文件 {source_path(course, path, aid)}",
+                         f"{aid}: no source file {source_path(course, path, aid)}"))
+    try:
+        done = write(course, path, aids, check=check)
+    except SourceError as exc:
+        _fail(str(exc))
+    stale = [aid for aid, (_, changed) in done.items() if changed]
+    for aid, (nb, changed) in done.items():
+        if not changed:
+            state = _short(course, "未变", "unchanged")
+        else:
+            state = _short(course, "与源文件不一致", "differs from its source") if check \
+                else _short(course, "已更新", "updated")
+        click.echo(f"{aid} {nb} — {state}")
+    if check and stale:
+        _fail(_short(course, "请运行 nngrade author " + " ".join(stale),
+                     "run nngrade author " + " ".join(stale)))
 
 
 @main.command()

@@ -54,7 +54,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .i18n import Message, msg
-from .mistakes import NUMERICALLY_UNSTABLE, Mistake, mistake
+from .mistakes import NUMERICALLY_UNSTABLE, Mistake
 from .numeric import InvalidAnswer, check_array, coerce_array
 # the sandboxed child runs call plans too and may import the protocol, not this module
 from .protocol import ERRSTATES, call_errstate, not_callable  # noqa: F401
@@ -89,8 +89,7 @@ class FnSpec:
     check: Callable[[list, Any], tuple] | None = None
     #: catalogued mistakes: ``MISTAKE.with_fn(wrong reference)``, the wrong
     #: reference taking the same arguments as ``reference`` (a mistake may
-    #: appear more than once, for two ways of making it). The older form, an
-    #: ``(id, wrong reference)`` pair of a catalogued id, is turned into one.
+    #: appear more than once, for two ways of making it).
     mistakes: tuple[Mistake, ...] = ()
     #: the question asks for a numerically stable function: hidden calls run
     #: with floating-point overflow/division/invalid raised (module docstring)
@@ -108,11 +107,9 @@ class FnSpec:
     def __post_init__(self):
         bound = []
         for entry in self.mistakes:           # a wrong one fails at import, not at grading
-            if isinstance(entry, tuple) and len(entry) == 2 and callable(entry[1]):
-                entry = mistake(entry[0]).with_fn(entry[1])      # the older (id, callable)
             if not isinstance(entry, Mistake) or entry.fn is None:
-                raise ValueError(f"FnSpec {self.name!r}: a mistake is MISTAKE.with_fn(callable) "
-                                 f"(or an (id, callable) pair), got {entry!r}")
+                raise ValueError(f"FnSpec {self.name!r}: a mistake is MISTAKE.with_fn(callable), "
+                                 f"got {entry!r}")
             bound.append(entry)
         object.__setattr__(self, "mistakes", tuple(bound))
 

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from .i18n import Message, msg
 
-__all__ = ["Mistake", "mistake", "known_mistake", "mistake_name", "catalogue", "add_mistakes"]
+__all__ = ["Mistake", "mistake", "known_mistake", "mistake_name", "catalogue"]
 
 _CATALOGUE: dict[str, "Mistake"] = {}
 
@@ -131,24 +131,6 @@ def catalogue() -> dict[str, Mistake]:
     """Every catalogued mistake by id (after importing every question module)."""
     _load_questions()
     return dict(sorted(_CATALOGUE.items()))
-
-
-def add_mistakes(entries: dict[str, Mistake | tuple[Message, Message] | Message]) -> None:
-    """Catalogue a course's own mistakes, for question modules written
-    before :class:`Mistake` (new modules make ``Mistake`` objects instead).
-    Each value is a ``Mistake``, a ``(name, hint)`` pair, or — the old form,
-    one ``msg(zh, en)`` — a hint shown under the id as its name."""
-    for mistake_id, entry in entries.items():
-        if isinstance(entry, Mistake):
-            if entry.id != mistake_id:
-                raise ValueError(f"mistake {mistake_id!r} given as {entry.id!r}")
-        elif isinstance(entry, tuple) and len(entry) == 2:
-            Mistake(mistake_id, *entry)
-        elif isinstance(entry, Message):
-            Mistake(mistake_id, Message(mistake_id, mistake_id), entry)
-        else:
-            raise TypeError(f"mistake {mistake_id!r}: give Mistake(...) or (name, hint), "
-                            f"got {entry!r}")
 
 
 # ==========================================================================

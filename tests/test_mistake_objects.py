@@ -14,7 +14,7 @@ from autograder import mistakes
 from autograder.functions import FnSpec, InProcessRunner
 from autograder.i18n import msg
 from autograder.judge import grade_question
-from autograder.mistakes import SIGN_ERROR, Mistake, add_mistakes, catalogue, known_mistake
+from autograder.mistakes import SIGN_ERROR, Mistake, catalogue, known_mistake
 from autograder.questions import QUESTIONS, Part, Question
 from autograder.questions.base import Policy
 from autograder.reports.export import gradescope_results
@@ -151,7 +151,7 @@ def test_pages_show_the_name_and_the_hint_from_the_fields():
 
 def test_unknown_or_contradicting_mistakes_fail_at_import():
     with pytest.raises(KeyError, match="unknown mistake id"):
-        FnSpec("f", lambda rng: [], lambda x: x, mistakes=(("no_such_mistake", lambda x: x),))
+        mistakes.mistake("no_such_mistake")
     with pytest.raises(ValueError, match="already catalogued"):
         Mistake("sign_error", name=msg("别的", "Other"), hint=msg("别的。", "other."))
     with pytest.raises(TypeError, match="with_make"):
@@ -165,21 +165,17 @@ def test_unknown_or_contradicting_mistakes_fail_at_import():
     assert known_mistake("no_such_mistake") is None
 
 
-def test_the_older_forms_still_load():
-    """A course module written before Mistake objects (``add_mistakes`` with one
-    message, ``(id, callable)`` pairs in ``FnSpec.mistakes``) still loads; the
-    message is shown as the hint, under the id."""
-    add_mistakes({"old_form_mistake_17": msg("旧的写法：提示。", "Old form: a hint.")})
-    spec = FnSpec("f", lambda rng: [(np.ones(3),)], lambda x: x,
-                  mistakes=(("old_form_mistake_17", lambda x: 3 * x),))
-    (m,) = spec.mistakes
-    assert type(m) is Mistake and m.id == "old_form_mistake_17" and m.fn(1) == 3
-    assert m.hint == msg("旧的写法：提示。", "Old form: a hint.")
-    assert m.name == msg("old_form_mistake_17", "old_form_mistake_17")
-    add_mistakes({"pair_form_mistake_17": (msg("名", "Name"), msg("提示。", "hint."))})
-    assert mistakes.mistake("pair_form_mistake_17").text == msg("名：提示。", "Name: hint.")
-    with pytest.raises(ValueError, match="already catalogued"):
-        add_mistakes({"old_form_mistake_17": msg("另一个。", "Another.")})
+def test_one_kind_of_mistake_object_only():
+    """A function part's mistakes are ``Mistake`` objects bound with
+    ``with_fn``; the older ``(id, callable)`` pair is refused at import."""
+    with pytest.raises(ValueError, match="with_fn"):
+        FnSpec("f", lambda rng: [(np.ones(3),)], lambda x: x,
+               mistakes=(("sign_error", lambda x: -x),))
+    with pytest.raises(ValueError, match="with_fn"):
+        FnSpec("f", lambda rng: [(np.ones(3),)], lambda x: x, mistakes=(SIGN_ERROR,))
+    (m,) = FnSpec("f", lambda rng: [(np.ones(3),)], lambda x: x,
+                  mistakes=(SIGN_ERROR.with_fn(lambda x: -x),)).mistakes
+    assert type(m) is Mistake and m.id == "sign_error" and m.fn(2) == -2
 
 
 SPLITS = re.compile(r"""\.(r?partition|r?split)\(\s*(["'])(：|: )\2""")
