@@ -78,7 +78,7 @@ import yaml
 from .i18n import LANGUAGES, Message
 
 __all__ = ["ConfigError", "load_course", "parse_course", "find_course_file", "SCHEMA",
-           "check_questions", "course_question_dirs",
+           "schema_default", "check_questions", "course_question_dirs",
            "Course", "AssignmentConfig", "QuestionConfig", "PartConfig", "Tolerance",
            "ShapePolicy", "ECFPolicy", "VariantSettings", "FormulaSettings",
            "OrderSettings", "SandboxLimits", "DEFAULT_GRADEBOOK_URL"]
@@ -331,6 +331,21 @@ SCHEMA = Struct({
 })
 
 
+def schema_default(key: str) -> Any:
+    """The default :data:`SCHEMA` declares for the dotted ``key`` (e.g.
+    ``"tolerances.rtol"``): the one place the toolkit's default numbers live
+    (the dataclasses below and :class:`autograder.questions.base.Policy`
+    take theirs from here). A key without a default gives ``None``."""
+    spec: Spec = SCHEMA
+    field_ = None
+    for name in key.split("."):
+        if not isinstance(spec, Struct) or name not in spec.fields:
+            raise KeyError(f"course.yaml has no key {key!r}")
+        field_ = spec.fields[name]
+        spec = field_.spec
+    return None if field_.default is _MISSING else field_.default
+
+
 # ==========================================================================
 # walking the YAML node tree against the schema
 
@@ -522,7 +537,7 @@ class Tolerance:
 
     rtol: float
     atol: float
-    atol_scale: float = 0.0
+    atol_scale: float = schema_default("tolerances.atol_scale")
 
     def updated(self, override: dict | None) -> "Tolerance":
         if not override:
@@ -536,14 +551,15 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class ShapePolicy:
-    default: str = "strict"
-    penalty: float = 1.0   # fraction of a part's points lost for a shape-only mismatch
+    default: str = schema_default("shape_policy.default")
+    #: fraction of a part's points lost for a shape-only mismatch
+    penalty: float = schema_default("shape_policy.penalty")
 
 
 @dataclass(frozen=True)
 class ECFPolicy:
-    policy: str = "partial"
-    fraction: float = 0.5
+    policy: str = schema_default("ecf.policy")
+    fraction: float = schema_default("ecf.fraction")
 
     @property
     def credit(self) -> float:
@@ -553,9 +569,9 @@ class ECFPolicy:
 
 @dataclass(frozen=True)
 class VariantSettings:
-    mode: str = "lecture"
-    salt: str = ""
-    secret_env: str | None = None
+    mode: str = schema_default("variants.mode")
+    salt: str = schema_default("variants.salt")
+    secret_env: str | None = schema_default("variants.secret_env")
 
     def key(self, environ: dict | None = None) -> str:
         """The salt followed by the secret from ``secret_env`` (if set and present)."""
@@ -566,23 +582,23 @@ class VariantSettings:
 
 @dataclass(frozen=True)
 class FormulaSettings:
-    time_limit_s: float = 2.0
-    samples: int = 16
+    time_limit_s: float = schema_default("formula.time_limit_s")
+    samples: int = schema_default("formula.samples")
 
 
 @dataclass(frozen=True)
 class OrderSettings:
-    leading_term_fraction: float = 0.5
+    leading_term_fraction: float = schema_default("order.leading_term_fraction")
 
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    cpu_seconds: float = 30.0
-    wall_seconds: float = 60.0
-    memory_mb: int = 2048
-    processes: int = 64
-    output_kb: int = 1024
-    file_kb: int = 10240
+    cpu_seconds: float = schema_default("sandbox.cpu_seconds")
+    wall_seconds: float = schema_default("sandbox.wall_seconds")
+    memory_mb: int = schema_default("sandbox.memory_mb")
+    processes: int = schema_default("sandbox.processes")
+    output_kb: int = schema_default("sandbox.output_kb")
+    file_kb: int = schema_default("sandbox.file_kb")
 
 
 @dataclass(frozen=True)

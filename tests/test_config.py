@@ -94,6 +94,28 @@ def test_defaults_for_a_minimal_file():
     assert c.shape_policy_for("X1.q1") == "strict"
 
 
+def test_one_place_for_the_defaults():
+    """A Policy() made directly, the config dataclasses and a course.yaml
+    that says nothing agree: all take their numbers from SCHEMA."""
+    from autograder.config import (ECFPolicy, FormulaSettings, OrderSettings, SandboxLimits,
+                                   ShapePolicy, schema_default)
+    from autograder.judge import policy_for
+    from autograder.questions.base import Policy
+    c = parse_course("course_id: c1\nassignments:\n  X1:\n    title: {zh: 甲, en: X}\n"
+                     "    notebook: X1.ipynb\n    questions: {q1: 2}\n")
+    assert policy_for(c, "X1.q1", None) == Policy()
+    p = Policy()
+    assert (p.rtol, p.atol, p.atol_scale) == (0.005, 1e-6, 0.0)
+    assert (p.ecf, p.ecf_credit, p.shape_policy, p.shape_credit) == ("partial", 0.5, "strict", 0.0)
+    assert (p.leading_term_credit, p.formula_time_limit, p.language) == (0.5, 2.0, "zh+en")
+    assert ECFPolicy() == c.ecf and ShapePolicy() == c.shape_policy
+    assert FormulaSettings() == c.formula and OrderSettings() == c.order
+    assert SandboxLimits() == c.sandbox
+    assert schema_default("sandbox.memory_mb") == 2048 and schema_default("variants.secret_env") is None
+    with pytest.raises(KeyError):
+        schema_default("tolerances.nothing")
+
+
 def test_exponent_without_dot_is_a_number():
     text = TEXT.replace("rtol: 0.005", "rtol: 5e-3", 1)
     assert parse_course(text).tolerance.rtol == 0.005

@@ -8,7 +8,8 @@ from autograder.judge import grade_assignment
 from autograder.questions.base import Policy
 from autograder.variants import variant_params
 
-POLICY = Policy(rtol=0.005, atol=1e-6, atol_scale=1e-4)      # course.yaml's default
+POLICY = Policy(rtol=0.005, atol=1e-6, atol_scale=1e-4,      # course.yaml's default
+                shape_credit=0.5, ecf="full")
 
 
 def relu(z):
