@@ -63,15 +63,16 @@ def _load(course_opt: str | None, root: Path | None = None):
     """The course: ``--course``, else the nearest ``course.yaml`` in ROOT or
     a parent of it (the course directory being graded), else in the
     current folder or a parent."""
-    from .config import ConfigError, load_course
+    from .config import ConfigError, find_course_file, load_course
     try:
         if course_opt:
             return load_course(course_opt), Path(course_opt).resolve()
-        starts = [Path(root).resolve()] if root is not None else []
-        for here in (*starts, Path.cwd().resolve()):
-            for folder in (here, *here.parents):
-                if (folder / "course.yaml").is_file():
-                    return load_course(folder / "course.yaml"), folder / "course.yaml"
+        try:
+            path = find_course_file(*([root] if root is not None else []), Path.cwd())
+        except FileNotFoundError:
+            path = None
+        if path is not None:
+            return load_course(path), path
     except ConfigError as exc:
         _fail(str(exc))
     except OSError as exc:

@@ -881,16 +881,41 @@ def load_course(path: str | os.PathLike = "course.yaml") -> Course:
     return parse_course(text, source=str(path))
 
 
-def find_course_file(start: str | os.PathLike | None = None,
-                     name: str = "course.yaml") -> Path:
-    """The nearest ``course.yaml`` in ``start`` (default: the current
-    directory) or one of its parents; ``FileNotFoundError`` if none."""
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / name
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"no {name} in {here} or any parent folder")
+def find_course_file(*starts: str | os.PathLike | None, env: bool = False,
+                     installed: bool = False, name: str = "course.yaml") -> Path:
+    """The ``course.yaml`` to use: the toolkit's one finder of it.
+
+    1. with ``env``, the path in ``NNGRADE_COURSE`` (what a notebook reads;
+       the grader's sandbox sets it to the child's copy), as it is;
+    2. the nearest ``name`` in each of ``starts`` (none or ``None``: the
+       current directory) or one of its parents, the starts in turn;
+    3. with ``installed``, a student install's: ``course.yaml`` in
+       :func:`autograder.service.client.config_dir` (``nngrade-student
+       course FILE`` puts it there), else the public one the student wheel
+       carries (``autograder/service/course.yaml``).
+
+    ``FileNotFoundError`` (in both languages) naming where it looked."""
+    if env and os.environ.get("NNGRADE_COURSE"):
+        return Path(os.environ["NNGRADE_COURSE"])
+    folders = [Path(s or Path.cwd()).resolve() for s in (starts or (None,))]
+    for here in folders:
+        for folder in (here, *here.parents):
+            if (folder / name).is_file():
+                return folder / name
+    if installed:
+        from .service.client import config_dir
+        for candidate in (config_dir() / "course.yaml",
+                          Path(__file__).with_name("service") / "course.yaml"):
+            if candidate.is_file():
+                return candidate
+    where = ", ".join(str(f) for f in folders)
+    hint = (("请把笔记本放在课程目录中，或设置 NNGRADE_COURSE。",
+             " Keep the notebook inside the course folder or set NNGRADE_COURSE.")
+            if env else ("", ""))
+    from .i18n import msg
+    raise FileNotFoundError(msg(f"找不到 {name}（从 {where} 向上查找）。{hint[0]}",
+                                f"{name} not found (looked in {where} and its parents)."
+                                f"{hint[1]}").render("zh+en"))
 
 
 def check_questions(course: Course, assignments=None) -> None:

@@ -160,6 +160,28 @@ def test_find_course_file(tmp_path):
     assert find_course_file(tmp_path / "exercises") == tmp_path / "course.yaml"
 
 
+def test_find_course_file_is_the_one_finder(tmp_path, monkeypatch):
+    """NNGRADE_COURSE (notebooks), several starts in turn (the CLI: the
+    graded folder, then the working directory), a student install's course."""
+    course_dir, other, nowhere = tmp_path / "c", tmp_path / "o", tmp_path / "n"
+    for d in (course_dir / "exercises", other, nowhere / "deep", tmp_path / "cfg"):
+        d.mkdir(parents=True)
+    (course_dir / "course.yaml").write_text("x", encoding="utf-8")
+    (other / "course.yaml").write_text("y", encoding="utf-8")
+    monkeypatch.setenv("NNGRADE_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("NNGRADE_COURSE", str(other / "course.yaml"))
+    assert find_course_file(course_dir / "exercises") == course_dir / "course.yaml"
+    assert find_course_file(course_dir / "exercises", env=True) == other / "course.yaml"
+    monkeypatch.delenv("NNGRADE_COURSE")
+    assert find_course_file(nowhere / "deep", other) == other / "course.yaml"
+    assert find_course_file(course_dir, other) == course_dir / "course.yaml"
+    with pytest.raises(FileNotFoundError, match="looked in .*deep"):
+        find_course_file(nowhere / "deep")
+    (tmp_path / "cfg" / "course.yaml").write_text("z", encoding="utf-8")
+    assert find_course_file(nowhere / "deep", installed=True) == tmp_path / "cfg" / "course.yaml"
+    assert find_course_file(course_dir, installed=True) == course_dir / "course.yaml"
+
+
 # --------------------------------------------------------------------------
 # broken copies: ConfigError naming the file, the key path and the line
 
