@@ -714,12 +714,6 @@ class Course:
         return q.shape_policy if part is None or part not in q.parts \
             else q.parts[part].shape_policy
 
-    def check_options(self, question_id: str, part: str | None = None) -> dict:
-        """Keyword arguments for :func:`autograder.numeric.check_array`:
-        ``rtol``, ``atol``, ``atol_scale`` and ``shape_policy``."""
-        return {**self.tolerance_for(question_id, part).as_kwargs(),
-                "shape_policy": self.shape_policy_for(question_id, part)}
-
     def max_score(self, assignment_id: str) -> float:
         return self.assignment(assignment_id).points
 

@@ -331,7 +331,11 @@ def test_missing_file(tmp_path):
         load_course(tmp_path / "nope.yaml")
 
 
-def test_check_options(course):
-    opts = course.check_options("A3.q2", "dW1")
-    assert set(opts) == {"rtol", "atol", "atol_scale", "shape_policy"}
-    assert opts["shape_policy"] == course.shape_policy.default
+def test_policy_for_one_part(course):
+    """What grading compares one part with (judge.policy_for): course.yaml's
+    tolerance and shape policy for it."""
+    from autograder.judge import policy_for
+    p = policy_for(course, "A3.q2", "dW1")
+    assert (p.rtol, p.atol, p.atol_scale) == tuple(course.tolerance_for("A3.q2", "dW1")
+                                                   .as_kwargs().values())
+    assert p.shape_policy == course.shape_policy.default

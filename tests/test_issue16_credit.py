@@ -11,11 +11,12 @@ import pytest
 
 from autograder.config import load_course, parse_course
 from autograder.functions import InProcessRunner
-from autograder.judge import grade_assignment, grade_question, part_points, policy_for
+from autograder.judge import grade_question, part_points, policy_for
 from autograder.questions import get_question
 from autograder.questions.base import Policy
 from autograder.variants import variant_params
 from nn_core.activations import log_softmax, sigmoid
+from test_judge import grade_assignment
 
 #: the tolerances and credits these tests are written for (stated, not Policy()'s defaults)
 POLICY_1E4 = Policy(rtol=1e-4, atol=1e-6, atol_scale=1e-6, shape_credit=0.5, ecf="full")

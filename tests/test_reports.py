@@ -26,7 +26,8 @@ from autograder.reports import (NBGRADER_CSV_COLUMNS, compute_stats, csv_rows,
                                 gradescope_results, render_feedback, stats_plots, stats_table,
                                 write_csv, write_feedback, write_gradescope)
 from autograder.reports import stats as stats_mod
-from autograder.reports.feedback import ReportError, feedback_path
+from autograder.reports.feedback import feedback_path
+from autograder.reports.files import ReportError
 from autograder.results import AssignmentResult, QuestionResult
 
 ROOT = Path(__file__).resolve().parents[1]

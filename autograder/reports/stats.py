@@ -36,8 +36,8 @@ from typing import Iterable
 
 from ..i18n import Message, check_language, msg
 from ..results import AssignmentResult, round_score
-from .feedback import ReportError, ensure_dir, fmt_score, mistake_parts, safe_component, \
-    write_text
+from .feedback import fmt_score, mistake_parts
+from .files import ReportError, ensure_dir, safe_component, write_text
 
 __all__ = ["QuestionStats", "MistakeStats", "AssignmentStats", "compute_stats",
            "attempt_summary", "stats_table", "stats_plots", "cjk_font", "ReportError"]
