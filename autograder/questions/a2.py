@@ -57,7 +57,7 @@ from nn_core.symbolic.functions import elementary
 
 from ..functions import FnSpec, GradCheck
 from ..i18n import msg
-from ..variants import Variants, decimals
+from ..variants import Variants
 from .base import Mistake, Part, Question
 
 

@@ -62,7 +62,7 @@ from nn_core.opcount import counting, dense_counts, network_counts
 
 from ..functions import FnSpec
 from ..i18n import msg
-from ..variants import Variants, decimals
+from ..variants import Variants
 from .base import Mistake, Part, Question
 
 N, L = sp.symbols("n L", integer=True, positive=True)
