@@ -64,15 +64,16 @@ def _load(course_opt: str | None, root: Path | None = None):
     """The course: ``--course``, else the nearest ``course.yaml`` in ROOT or
     a parent of it (the course directory being graded), else in the
     current folder or a parent."""
-    from .config import ConfigError, load_course
+    from .config import ConfigError, find_course_file, load_course
     try:
         if course_opt:
             return load_course(course_opt), Path(course_opt).resolve()
-        starts = [Path(root).resolve()] if root is not None else []
-        for here in (*starts, Path.cwd().resolve()):
-            for folder in (here, *here.parents):
-                if (folder / "course.yaml").is_file():
-                    return load_course(folder / "course.yaml"), folder / "course.yaml"
+        try:
+            path = find_course_file(*([root] if root is not None else []), Path.cwd())
+        except FileNotFoundError:
+            path = None
+        if path is not None:
+            return load_course(path), path
     except ConfigError as exc:
         _fail(str(exc))
     except OSError as exc:
@@ -430,7 +431,8 @@ def _grade(course, course_path: Path, root: Path, aid: str, *, workers=None, for
 @_source_options
 def feedback(root, assignment, course_opt, out, language, gradebook_opt, no_gradebook):
     """Write one self-contained HTML feedback page per student."""
-    from .reports.feedback import ReportError, write_feedback
+    from .reports.feedback import write_feedback
+    from .reports.files import ReportError
     course, _ = _load(course_opt, root)
     aid = _assignment(course, assignment) if assignment else None
     try:
@@ -452,7 +454,7 @@ def feedback(root, assignment, course_opt, out, language, gradebook_opt, no_grad
 def export(root, assignment, fmt, course_opt, out, gradebook_opt, no_gradebook):
     """Export grades: nbgrader's CSV columns, or Gradescope results.json files."""
     from .reports.export import write_csv, write_gradescope
-    from .reports.feedback import ReportError
+    from .reports.files import ReportError
     course, _ = _load(course_opt, root)
     aid = _assignment(course, assignment) if assignment else None
     results = _results(course, root, aid, dict(gradebook_opt=gradebook_opt,
@@ -496,7 +498,7 @@ def _echo_lines(lines) -> None:
 @_source_options
 def stats(root, assignment, course_opt, plots, gradebook_opt, no_gradebook):
     """Per-question mean scores, the share of each named mistake, a histogram."""
-    from .reports.feedback import ReportError
+    from .reports.files import ReportError
     from .reports.stats import stats_plots, stats_table
     course, _ = _load(course_opt, root)
     aid = _assignment(course, assignment) if assignment else None
@@ -526,7 +528,7 @@ def stats(root, assignment, course_opt, plots, gradebook_opt, no_gradebook):
 def lms(root, lms, roster, assignments, canvas_ids, course_opt, out, gradebook_opt, no_gradebook):
     """Grades as a Canvas or Moodle grade-import CSV, matched through a roster."""
     from .reports.export import csv_rows
-    from .reports.feedback import ReportError
+    from .reports.files import ReportError
     from .reports.lms import lms_table, read_roster, write_lms
     course, _ = _load(course_opt, root)
     aids = [_assignment(course, a) for a in assignments] or list(course.assignments)
@@ -608,7 +610,7 @@ def demo(course_opt, workdir, workers):
         results = _store(root).all(aid)
         for r in results:
             write_feedback(r, root / "feedback", course)
-        plots = stats_plots(results, root / "stats", course.language)
+        stats_plots(results, root / "stats", course.language)        # in root/stats, named below
     click.echo(_say(course, f"\n课程目录：{root}\n成绩簿：{root / 'gradebook.db'}\n反馈页面：{root / 'feedback'}\n"
                             f"统计图：{root / 'stats'}",
                     f"\nCourse directory: {root}\nGradebook: {root / 'gradebook.db'}\n"
@@ -695,7 +697,7 @@ def report(root, assignment, course_opt, out, feedback_dir, language, gradebook_
            no_gradebook):
     """One HTML class report: item analysis, shared uncatalogued mistakes, copy signals."""
     from .reports.class_report import write_class_report
-    from .reports.feedback import ReportError
+    from .reports.files import ReportError
     course, _ = _load(course_opt, root)
     aid = _assignment(course, assignment)
     results = _results(course, root, aid, dict(gradebook_opt=gradebook_opt,

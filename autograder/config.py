@@ -78,7 +78,7 @@ import yaml
 from .i18n import LANGUAGES, Message
 
 __all__ = ["ConfigError", "load_course", "parse_course", "find_course_file", "SCHEMA",
-           "check_questions", "course_question_dirs",
+           "schema_default", "check_questions", "course_question_dirs",
            "Course", "AssignmentConfig", "QuestionConfig", "PartConfig", "Tolerance",
            "ShapePolicy", "ECFPolicy", "VariantSettings", "FormulaSettings",
            "OrderSettings", "SandboxLimits", "DEFAULT_GRADEBOOK_URL"]
@@ -331,6 +331,21 @@ SCHEMA = Struct({
 })
 
 
+def schema_default(key: str) -> Any:
+    """The default :data:`SCHEMA` declares for the dotted ``key`` (e.g.
+    ``"tolerances.rtol"``): the one place the toolkit's default numbers live
+    (the dataclasses below and :class:`autograder.questions.base.Policy`
+    take theirs from here). A key without a default gives ``None``."""
+    spec: Spec = SCHEMA
+    field_ = None
+    for name in key.split("."):
+        if not isinstance(spec, Struct) or name not in spec.fields:
+            raise KeyError(f"course.yaml has no key {key!r}")
+        field_ = spec.fields[name]
+        spec = field_.spec
+    return None if field_.default is _MISSING else field_.default
+
+
 # ==========================================================================
 # walking the YAML node tree against the schema
 
@@ -522,7 +537,7 @@ class Tolerance:
 
     rtol: float
     atol: float
-    atol_scale: float = 0.0
+    atol_scale: float = schema_default("tolerances.atol_scale")
 
     def updated(self, override: dict | None) -> "Tolerance":
         if not override:
@@ -536,14 +551,15 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class ShapePolicy:
-    default: str = "strict"
-    penalty: float = 1.0   # fraction of a part's points lost for a shape-only mismatch
+    default: str = schema_default("shape_policy.default")
+    #: fraction of a part's points lost for a shape-only mismatch
+    penalty: float = schema_default("shape_policy.penalty")
 
 
 @dataclass(frozen=True)
 class ECFPolicy:
-    policy: str = "partial"
-    fraction: float = 0.5
+    policy: str = schema_default("ecf.policy")
+    fraction: float = schema_default("ecf.fraction")
 
     @property
     def credit(self) -> float:
@@ -553,9 +569,9 @@ class ECFPolicy:
 
 @dataclass(frozen=True)
 class VariantSettings:
-    mode: str = "lecture"
-    salt: str = ""
-    secret_env: str | None = None
+    mode: str = schema_default("variants.mode")
+    salt: str = schema_default("variants.salt")
+    secret_env: str | None = schema_default("variants.secret_env")
 
     def key(self, environ: dict | None = None) -> str:
         """The salt followed by the secret from ``secret_env`` (if set and present)."""
@@ -566,23 +582,23 @@ class VariantSettings:
 
 @dataclass(frozen=True)
 class FormulaSettings:
-    time_limit_s: float = 2.0
-    samples: int = 16
+    time_limit_s: float = schema_default("formula.time_limit_s")
+    samples: int = schema_default("formula.samples")
 
 
 @dataclass(frozen=True)
 class OrderSettings:
-    leading_term_fraction: float = 0.5
+    leading_term_fraction: float = schema_default("order.leading_term_fraction")
 
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    cpu_seconds: float = 30.0
-    wall_seconds: float = 60.0
-    memory_mb: int = 2048
-    processes: int = 64
-    output_kb: int = 1024
-    file_kb: int = 10240
+    cpu_seconds: float = schema_default("sandbox.cpu_seconds")
+    wall_seconds: float = schema_default("sandbox.wall_seconds")
+    memory_mb: int = schema_default("sandbox.memory_mb")
+    processes: int = schema_default("sandbox.processes")
+    output_kb: int = schema_default("sandbox.output_kb")
+    file_kb: int = schema_default("sandbox.file_kb")
 
 
 @dataclass(frozen=True)
@@ -697,12 +713,6 @@ class Course:
         q = self.question(question_id)
         return q.shape_policy if part is None or part not in q.parts \
             else q.parts[part].shape_policy
-
-    def check_options(self, question_id: str, part: str | None = None) -> dict:
-        """Keyword arguments for :func:`autograder.numeric.check_array`:
-        ``rtol``, ``atol``, ``atol_scale`` and ``shape_policy``."""
-        return {**self.tolerance_for(question_id, part).as_kwargs(),
-                "shape_policy": self.shape_policy_for(question_id, part)}
 
     def max_score(self, assignment_id: str) -> float:
         return self.assignment(assignment_id).points
@@ -865,16 +875,41 @@ def load_course(path: str | os.PathLike = "course.yaml") -> Course:
     return parse_course(text, source=str(path))
 
 
-def find_course_file(start: str | os.PathLike | None = None,
-                     name: str = "course.yaml") -> Path:
-    """The nearest ``course.yaml`` in ``start`` (default: the current
-    directory) or one of its parents; ``FileNotFoundError`` if none."""
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / name
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"no {name} in {here} or any parent folder")
+def find_course_file(*starts: str | os.PathLike | None, env: bool = False,
+                     installed: bool = False, name: str = "course.yaml") -> Path:
+    """The ``course.yaml`` to use: the toolkit's one finder of it.
+
+    1. with ``env``, the path in ``NNGRADE_COURSE`` (what a notebook reads;
+       the grader's sandbox sets it to the child's copy), as it is;
+    2. the nearest ``name`` in each of ``starts`` (none or ``None``: the
+       current directory) or one of its parents, the starts in turn;
+    3. with ``installed``, a student install's: ``course.yaml`` in
+       :func:`autograder.service.client.config_dir` (``nngrade-student
+       course FILE`` puts it there), else the public one the student wheel
+       carries (``autograder/service/course.yaml``).
+
+    ``FileNotFoundError`` (in both languages) naming where it looked."""
+    if env and os.environ.get("NNGRADE_COURSE"):
+        return Path(os.environ["NNGRADE_COURSE"])
+    folders = [Path(s or Path.cwd()).resolve() for s in (starts or (None,))]
+    for here in folders:
+        for folder in (here, *here.parents):
+            if (folder / name).is_file():
+                return folder / name
+    if installed:
+        from .service.client import config_dir
+        for candidate in (config_dir() / "course.yaml",
+                          Path(__file__).with_name("service") / "course.yaml"):
+            if candidate.is_file():
+                return candidate
+    where = ", ".join(str(f) for f in folders)
+    hint = (("请把笔记本放在课程目录中，或设置 NNGRADE_COURSE。",
+             " Keep the notebook inside the course folder or set NNGRADE_COURSE.")
+            if env else ("", ""))
+    from .i18n import msg
+    raise FileNotFoundError(msg(f"找不到 {name}（从 {where} 向上查找）。{hint[0]}",
+                                f"{name} not found (looked in {where} and its parents)."
+                                f"{hint[1]}").render("zh+en"))
 
 
 def check_questions(course: Course, assignments=None) -> None:

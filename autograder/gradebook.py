@@ -24,8 +24,8 @@ details) is stored as JSON in one extra table of the same database,
 written **in the same transaction** as the grades.  So the grades and the
 result they came from can never disagree, any SQLAlchemy URL works (no
 sidecar files to keep next to a PostgreSQL server), and feedback pages,
-exports and statistics can be rebuilt with :func:`load_results` without
-regrading.  nbgrader ignores tables it does not know; nbgrader's own
+exports and statistics can be rebuilt with
+:meth:`GradebookStore.load_results` without regrading.  nbgrader ignores tables it does not know; nbgrader's own
 comment fields are *not* used, because nbgrader copies them into the
 student's feedback and the result's ``details`` may hold hidden data.
 
@@ -60,7 +60,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from sqlalchemy import (Column, DateTime, MetaData, String, Table, Text, create_engine, event,
                         inspect, select, text)
@@ -73,8 +73,8 @@ from .i18n import Message, msg
 from .protocol import grade_id
 from .results import AssignmentResult, round_score
 
-__all__ = ["GradebookError", "GradebookStore", "check_url", "record", "load_scores", "graded",
-           "load_result", "load_results", "result_digest", "RESULT_TABLE", "notebook_name"]
+__all__ = ["GradebookError", "GradebookStore", "check_url", "result_digest", "RESULT_TABLE",
+           "notebook_name"]
 
 #: the extra table holding each submission's full result as JSON
 RESULT_TABLE = "nngrade_result"
@@ -731,52 +731,3 @@ def _write(session: Session, course, plan: dict, timestamp) -> bool:
             digest=plan["digest"], result_json=plan["json"], recorded_at=now))
         changed.append("result")
     return bool(changed)
-
-
-# --------------------------------------------------------------------------
-# one-call helpers
-
-def record(gradebook_url: str, course, result: AssignmentResult,
-           timestamp: _dt.datetime | str | None = None) -> bool:
-    """Open the gradebook at ``gradebook_url`` (creating it if needed), write
-    ``result`` in one transaction (see :meth:`GradebookStore.record`), close
-    it; return whether anything changed."""
-    with GradebookStore(gradebook_url) as store:
-        return store.record(course, result, timestamp)
-
-
-def load_scores(gradebook_url: str, assignment: str) -> dict[str, dict[str, float]]:
-    """``{student: {grade_id: score}}`` for ``assignment`` (a missing SQLite
-    file is a :class:`GradebookError` naming it)."""
-    with GradebookStore(gradebook_url, create=False) as store:
-        return store.load_scores(assignment)
-
-
-def graded(gradebook_url: str, assignment: str, student: str) -> bool:
-    """Whether ``student``'s ``assignment`` has a recorded result (``False``
-    when the gradebook does not exist yet — a fresh run)."""
-    url = _parse_url(gradebook_url)
-    path = _sqlite_file(url)
-    if path is not None and not path.exists():
-        return False
-    with GradebookStore(url, create=False) as store:
-        return store.graded(assignment, student)
-
-
-def load_result(gradebook_url: str, assignment: str, student: str) -> AssignmentResult | None:
-    """The recorded result of ``student``'s ``assignment``, or ``None``."""
-    with GradebookStore(gradebook_url, create=False) as store:
-        return store.load_result(assignment, student)
-
-
-def load_results(gradebook_url: str, assignment: str | None = None,
-                 students: Iterable[str] | None = None) -> list[AssignmentResult]:
-    """Every recorded result of ``assignment`` (all assignments when
-    ``None``), optionally only those of ``students`` — what feedback pages,
-    exports and statistics are rebuilt from without regrading."""
-    with GradebookStore(gradebook_url, create=False) as store:
-        results = store.load_results(assignment)
-    if students is not None:
-        wanted = set(students)
-        results = [r for r in results if r.student in wanted]
-    return results

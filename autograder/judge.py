@@ -46,8 +46,8 @@ from .numeric import SIG_DIGITS, InvalidAnswer, check_array, rounded_digits
 from .questions.base import CARRIED, MISSING, Policy, Question, is_missing
 from .results import AssignmentResult, QuestionResult
 
-__all__ = ["judge_part", "grade_question", "grade_assignment", "grade_submission", "part_points",
-           "policy_for", "variant_of"]
+__all__ = ["judge_part", "grade_question", "grade_submission", "part_points", "policy_for",
+           "variant_of"]
 
 
 def _compare(part, answer, reference, policy: Policy, strict: bool = False):
@@ -255,7 +255,7 @@ def grade_question(q: Question, all_answers: dict, params: dict, policy,
     """One result per part of ``q``; ``all_answers`` maps ``"q1"`` → {part: value};
     function parts run through ``runner`` on hidden inputs drawn from ``seed``.
     ``policy`` is a :class:`Policy` or a function ``part name → Policy``;
-    ``references(question)`` (memoised by :func:`grade_assignment`) gives a
+    ``references(question)`` (memoised by :func:`grade_submission`) gives a
     question's reference answers, so each is built once per submission."""
     references = references or _reference_memo(params)
     policy_of = policy if callable(policy) else (lambda part: policy)
@@ -325,27 +325,6 @@ def _reference_memo(params: dict):
             built[q.id] = q.reference(params)
         return built[q.id]
     return references
-
-
-def grade_assignment(assignment: str, answers: dict, params: dict, policy: Policy | None = None,
-                     points: dict | None = None, student_id: str = "",
-                     variant: str = "", runner=None, seed: int = 0) -> AssignmentResult:
-    """Judge every question of ``assignment``; ``points[question][part]``
-    come from ``course.yaml`` (1 point per part when absent). ``runner``
-    runs the student's functions (see :mod:`autograder.functions`); ``seed``
-    draws their hidden inputs (the grader derives it from the variant, so
-    hidden inputs differ per student but are reproducible)."""
-    from .questions import questions_of
-    policy = policy or Policy()
-    points = points or {}
-    result = AssignmentResult(assignment=assignment, student=student_id,
-                              variant_seed=variant or None)
-    references = _reference_memo(params)
-    for q in questions_of(assignment):
-        for r in grade_question(q, answers, params, policy, points.get(q.local_id, {}),
-                                runner, seed, references):
-            result.add(r)
-    return result
 
 
 def policy_for(course, qid: str, part: str | None) -> Policy:

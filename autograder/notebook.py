@@ -34,7 +34,7 @@ student's code; ``nngrade grade`` can (see :mod:`autograder.sandbox`).
 The course (points, tolerances, variant mode) is read from ``course.yaml``:
 the path in ``NNGRADE_COURSE``, else the first ``course.yaml`` in the
 working directory or one of its parents, else a student install's
-(:func:`autograder.service.client.installed_course_file`). With ``checks:
+(:func:`autograder.config.find_course_file`). With ``checks:
 <URL>`` there, ``setup`` and ``check`` go to the check service
 (:mod:`autograder.service`) instead of judging in this kernel.
 
@@ -70,23 +70,11 @@ _GRADING: "dict | None" = None
 
 
 def find_course(start: str | os.PathLike | None = None):
-    """The course's :class:`~autograder.config.Course` (see module docstring)."""
-    from .config import load_course
-    explicit = os.environ.get("NNGRADE_COURSE")
-    if explicit:
-        return load_course(explicit)
-    here = Path(start or os.getcwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / "course.yaml"
-        if candidate.is_file():
-            return load_course(candidate)
-    from .service.client import installed_course_file   # a student install's course
-    if installed_course_file() is not None:
-        return load_course(installed_course_file())
-    raise FileNotFoundError(msg(
-        f"找不到 course.yaml（从 {here} 向上查找）。请把笔记本放在课程目录中，或设置 NNGRADE_COURSE。",
-        f"course.yaml not found (looked in {here} and its parents). Keep the notebook inside "
-        f"the course folder or set NNGRADE_COURSE.").render("zh+en"))
+    """The course's :class:`~autograder.config.Course` (see module docstring):
+    :func:`autograder.config.find_course_file` with ``NNGRADE_COURSE`` and a
+    student install's course."""
+    from .config import find_course_file, load_course
+    return load_course(find_course_file(start, env=True, installed=True))
 
 
 @dataclass

@@ -210,8 +210,9 @@ def run_one(n: int, workers: int, job_kind: str, work: Path) -> dict:
         scores[kind].append(r.score)
         sandbox = r.details.get("sandbox") if isinstance(r.details.get("sandbox"), dict) else {}
         statuses[kind][r.details.get("status") or sandbox.get("status") or "?"] += 1
-    from autograder.gradebook import load_scores
-    recorded = load_scores(f"sqlite:///{gradebook}", AID)
+    from autograder.gradebook import GradebookStore
+    with GradebookStore(f"sqlite:///{gradebook}", create=False) as gb:
+        recorded = gb.load_scores(AID)
     assert len(recorded) == n, (len(recorded), n)
     return {
         "n": n, "workers": workers, "job": job_kind,

@@ -215,7 +215,7 @@ class Conv2D(Layer):
     ``db[f] = Σ_{n,i,j} δ[n,f,i,j]``, and ``dx`` scatters
     ``W[f,c,u,v]·δ[n,f,i,j]`` onto ``a_p[n,c,i·s+u,j·s+v]`` (col2im), then
     crops the padding — for ``s = 1`` this is the full convolution of ``δ``
-    with ``rot180(W)``.
+    with ``W`` (``δ`` zero-padded by ``K − 1``, cross-correlated with ``rot180(W)``).
 
     Cache (CS231n style): ``(x_shape, single, a_p)`` — the padded input
     ``(n, C, H + 2P, W + 2P)`` (the input itself when ``P = 0``).

@@ -47,12 +47,13 @@ def _replace_question(monkeypatch, qid, **changes):
 
 
 def test_a_variant_without_an_off_unit_fails(monkeypatch):
-    from autograder import variants
+    from autograder.questions import a4
+    from autograder.variants import Variants
 
     def all_on(rng):
         return {"x": [0.2, 0.3], "y": [1.0], "W1": [[0.1, 0.4], [0.5, 0.2]], "b1": [0.1, 0.1],
                 "W2": [[0.6, 0.8]], "b2": [0.2], "lr": 1.0}
-    monkeypatch.setitem(variants.GENERATORS, "A4", all_on)
+    monkeypatch.setattr(a4, "VARIANTS", Variants(lecture=a4.LECTURE, generate=all_on))
     rows = audit.run_audit(COURSE, ["A4"], ("someone",))
     bad = {(r.question, r.case) for r in rows if not r.ok and r.variant == "someone"}
     assert ("A4.q2", "keeps") in bad

@@ -12,13 +12,19 @@ from click.testing import CliRunner
 
 from autograder.cli import main
 from autograder.config import load_course
-from autograder.gradebook import load_scores
+from autograder.gradebook import GradebookStore
 from autograder.pipeline import grade_class
 from autograder.protocol import grade_id
 from autograder.submissions import ResultStore, discover
 
 ROOT = Path(__file__).resolve().parents[1]
 VERBS = ["release", "validate", "grade", "feedback", "export", "stats", "demo"]
+
+
+def _scores(work: Path) -> dict:
+    """A3's recorded scores in ``work``'s gradebook."""
+    with GradebookStore(f"sqlite:///{work / 'gradebook.db'}", create=False) as gb:
+        return gb.load_scores("A3")
 
 
 def invoke(*args):
@@ -64,7 +70,7 @@ def test_demo_grades_the_example_class(demo):
 
 def test_demo_gradebook_matches_results(demo):
     work, course, results, _ = demo
-    scores = load_scores(f"sqlite:///{work / 'gradebook.db'}", "A3")
+    scores = _scores(work)
     assert set(scores) == set(results)
     for student, result in results.items():
         for qid in course.question_ids("A3"):
@@ -105,7 +111,7 @@ def test_grade_is_resumable_and_idempotent(demo):
     r = invoke("grade", work, "-a", "A3", "--course", work / "course.yaml", "--workers", 1)
     assert r.exit_code == 0 and "graded 1" in r.output and "skipped 6" in r.output
     assert store.load("A3", "bob").score == results["bob"].score
-    assert len(load_scores(f"sqlite:///{work / 'gradebook.db'}", "A3")) == 7
+    assert len(_scores(work)) == 7
 
 
 def test_export_csv_and_gradescope(demo):

@@ -94,6 +94,28 @@ def test_defaults_for_a_minimal_file():
     assert c.shape_policy_for("X1.q1") == "strict"
 
 
+def test_one_place_for_the_defaults():
+    """A Policy() made directly, the config dataclasses and a course.yaml
+    that says nothing agree: all take their numbers from SCHEMA."""
+    from autograder.config import (ECFPolicy, FormulaSettings, OrderSettings, SandboxLimits,
+                                   ShapePolicy, schema_default)
+    from autograder.judge import policy_for
+    from autograder.questions.base import Policy
+    c = parse_course("course_id: c1\nassignments:\n  X1:\n    title: {zh: 甲, en: X}\n"
+                     "    notebook: X1.ipynb\n    questions: {q1: 2}\n")
+    assert policy_for(c, "X1.q1", None) == Policy()
+    p = Policy()
+    assert (p.rtol, p.atol, p.atol_scale) == (0.005, 1e-6, 0.0)
+    assert (p.ecf, p.ecf_credit, p.shape_policy, p.shape_credit) == ("partial", 0.5, "strict", 0.0)
+    assert (p.leading_term_credit, p.formula_time_limit, p.language) == (0.5, 2.0, "zh+en")
+    assert ECFPolicy() == c.ecf and ShapePolicy() == c.shape_policy
+    assert FormulaSettings() == c.formula and OrderSettings() == c.order
+    assert SandboxLimits() == c.sandbox
+    assert schema_default("sandbox.memory_mb") == 2048 and schema_default("variants.secret_env") is None
+    with pytest.raises(KeyError):
+        schema_default("tolerances.nothing")
+
+
 def test_exponent_without_dot_is_a_number():
     text = TEXT.replace("rtol: 0.005", "rtol: 5e-3", 1)
     assert parse_course(text).tolerance.rtol == 0.005
@@ -136,6 +158,28 @@ def test_find_course_file(tmp_path):
     (tmp_path / "course.yaml").write_text("x", encoding="utf-8")
     (tmp_path / "exercises").mkdir()
     assert find_course_file(tmp_path / "exercises") == tmp_path / "course.yaml"
+
+
+def test_find_course_file_is_the_one_finder(tmp_path, monkeypatch):
+    """NNGRADE_COURSE (notebooks), several starts in turn (the CLI: the
+    graded folder, then the working directory), a student install's course."""
+    course_dir, other, nowhere = tmp_path / "c", tmp_path / "o", tmp_path / "n"
+    for d in (course_dir / "exercises", other, nowhere / "deep", tmp_path / "cfg"):
+        d.mkdir(parents=True)
+    (course_dir / "course.yaml").write_text("x", encoding="utf-8")
+    (other / "course.yaml").write_text("y", encoding="utf-8")
+    monkeypatch.setenv("NNGRADE_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("NNGRADE_COURSE", str(other / "course.yaml"))
+    assert find_course_file(course_dir / "exercises") == course_dir / "course.yaml"
+    assert find_course_file(course_dir / "exercises", env=True) == other / "course.yaml"
+    monkeypatch.delenv("NNGRADE_COURSE")
+    assert find_course_file(nowhere / "deep", other) == other / "course.yaml"
+    assert find_course_file(course_dir, other) == course_dir / "course.yaml"
+    with pytest.raises(FileNotFoundError, match="looked in .*deep"):
+        find_course_file(nowhere / "deep")
+    (tmp_path / "cfg" / "course.yaml").write_text("z", encoding="utf-8")
+    assert find_course_file(nowhere / "deep", installed=True) == tmp_path / "cfg" / "course.yaml"
+    assert find_course_file(course_dir, installed=True) == course_dir / "course.yaml"
 
 
 # --------------------------------------------------------------------------
@@ -287,7 +331,11 @@ def test_missing_file(tmp_path):
         load_course(tmp_path / "nope.yaml")
 
 
-def test_check_options(course):
-    opts = course.check_options("A3.q2", "dW1")
-    assert set(opts) == {"rtol", "atol", "atol_scale", "shape_policy"}
-    assert opts["shape_policy"] == course.shape_policy.default
+def test_policy_for_one_part(course):
+    """What grading compares one part with (judge.policy_for): course.yaml's
+    tolerance and shape policy for it."""
+    from autograder.judge import policy_for
+    p = policy_for(course, "A3.q2", "dW1")
+    assert (p.rtol, p.atol, p.atol_scale) == tuple(course.tolerance_for("A3.q2", "dW1")
+                                                   .as_kwargs().values())
+    assert p.shape_policy == course.shape_policy.default

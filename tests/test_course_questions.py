@@ -91,6 +91,29 @@ def test_course_questions_are_loaded_by_the_registry(tmp_path):
     assert any(r.case.startswith("leaky_sign_flipped") for r in rows)
 
 
+def test_course_questions_bring_their_own_variants(tmp_path):
+    """A course module's ``VARIANTS`` gives its assignment's numbers, like a
+    built-in module's: the lecture's for ``None``, a student's drawn from
+    their seed."""
+    from autograder.judge import variant_of
+    from autograder.variants import variant_params
+    path = make_course(tmp_path / "c")
+    module_file = path.parent / "my_questions" / "a10.py"
+    module_file.write_text(module_file.read_text(encoding="utf-8") + textwrap.dedent('''
+        from autograder.variants import Variants
+        VARIANTS = Variants(lecture={"k": 2.0},
+                            generate=lambda rng: {"k": float(rng.integers(3, 9))})
+    '''), encoding="utf-8")
+    course = load_course(path)
+    assert variant_params("A10") == {"k": 2.0}
+    drawn = [variant_params("A10", f"s{i}")["k"] for i in range(20)]
+    assert all(3.0 <= k <= 8.0 for k in drawn) and len(set(drawn)) > 1
+    assert variant_params("A10", "s1") == variant_params("A10", "s1")
+    params, _ = variant_of(course, "A10", "s1")
+    assert 3.0 <= params["k"] <= 8.0
+    assert variant_params("A7", "s1") == {}           # still no numbers for A7
+
+
 def test_missing_question_folder_is_named(tmp_path):
     path = make_course(tmp_path / "c", questions_dir="nowhere")
     with pytest.raises(ConfigError, match=r"course\.yaml:\d+: questions_dir: no folder"):

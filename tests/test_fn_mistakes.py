@@ -25,6 +25,9 @@ from test_questions_fn import (CORRECT, WRONG, _maxpool_no_overlap_sum, backward
                                forward, sigmoid)
 from test_questions_a1q1_a2_a6 import NUMPY, np_count_ops, np_log_softmax_jacobian
 
+#: the tolerances and credits these tests are written for (stated, not Policy()'s defaults)
+POLICY_1E4 = Policy(rtol=1e-4, atol=1e-6, atol_scale=1e-6, shape_credit=0.5, ecf="full")
+
 STUDENT = {**CORRECT, **NUMPY}                     # correct functions of every assignment
 
 
@@ -181,9 +184,11 @@ def test_a_wrong_reference_that_raises_does_not_match():
 
 def test_fnspec_checks_its_mistakes():
     with pytest.raises(KeyError, match="unknown mistake id"):
-        FnSpec("f", lambda rng: [], lambda x: x, mistakes=(("no_such_mistake", lambda x: x),))
-    with pytest.raises(ValueError, match=r"\(id, callable\)"):
+        mistake("no_such_mistake")
+    with pytest.raises(ValueError, match=r"with_fn"):
         FnSpec("f", lambda rng: [], lambda x: x, mistakes=("sign_error",))
+    with pytest.raises(ValueError, match=r"with_fn"):        # the older (id, callable) pair
+        FnSpec("f", lambda rng: [], lambda x: x, mistakes=(("sign_error", lambda x: -x),))
     with pytest.raises(ValueError, match=r"with_fn"):       # a mistake of numbers, not functions
         FnSpec("f", lambda rng: [], lambda x: x,
                mistakes=(mistake("sign_error").with_make(lambda p: {}),))
@@ -196,14 +201,14 @@ def test_fnspec_checks_its_mistakes():
 def test_the_judge_puts_the_diagnosis_in_the_result_and_feedback():
     q = next(q for q in QUESTIONS.values() if q.id == "A5.q2")
     runner = InProcessRunner({**STUDENT, "backward": WRONG["backward"]})
-    (r,) = grade_question(q, {}, {}, Policy(), {"backward": 6.0}, runner, seed=0)
+    (r,) = grade_question(q, {}, {}, POLICY_1E4, {"backward": 6.0}, runner, seed=0)
     assert r.diagnosis == "missing_batch_mean" and 0 < r.score < r.max_score
     assert r.status == "partial"                           # the n = 1 case is right
     text = r.feedback_text("zh+en")
     named = mistake("missing_batch_mean").text
     assert named.zh in text and named.en in text
     assert json.loads(r.to_json())["diagnosis"] == "missing_batch_mean"
-    (ok,) = grade_question(q, {}, {}, Policy(), {"backward": 6.0}, InProcessRunner(STUDENT), seed=0)
+    (ok,) = grade_question(q, {}, {}, POLICY_1E4, {"backward": 6.0}, InProcessRunner(STUDENT), seed=0)
     assert ok.diagnosis is None and ok.score == ok.max_score
 
 

@@ -43,6 +43,23 @@ def result_of(student: str, kind: str = "right") -> AssignmentResult:
     return grade_submission(COURSE, "A4", _answers(student, kind), student)
 
 
+def _scores(url: str, assignment: str) -> dict:
+    with read(url) as store:
+        return store.load_scores(assignment)
+
+
+def record(url: str, course, result: AssignmentResult, timestamp=None) -> bool:
+    """Write ``result`` through a store of its own (as each grading worker
+    opens one): whether anything changed."""
+    with gbm.GradebookStore(url) as store:
+        return store.record(course, result, timestamp)
+
+
+def read(url: str) -> gbm.GradebookStore:
+    """A reader's store: a missing SQLite file is an error, nothing is created."""
+    return gbm.GradebookStore(url, create=False)
+
+
 @pytest.fixture
 def url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'gradebook.db'}"
@@ -62,7 +79,7 @@ def _dump(url: str) -> list[str]:
 
 def test_record_builds_nbgraders_structure(url):
     r = result_of("alice", "sign")
-    assert gbm.record(url, COURSE, r) is True
+    assert record(url, COURSE, r) is True
     with Gradebook(url) as gb:           # nbgrader's own API reads it back
         assignment = gb.find_assignment("A4")
         assert [nb.name for nb in assignment.notebooks] == [NOTEBOOK]
@@ -83,7 +100,7 @@ def test_record_builds_nbgraders_structure(url):
             assert grade.needs_manual_grade is False
     # a question worth 0 points gets no grade cell (A7.q3 gives feedback only)
     r7 = grade_submission(COURSE, "A7", {}, "alice")
-    gbm.record(url, COURSE, r7)
+    record(url, COURSE, r7)
     with Gradebook(url) as gb:
         names = {c.name for c in gb.find_notebook("A7_conv_pool_backprop", "A7").grade_cells}
     assert names == {"A7_q1", "A7_q2"}
@@ -92,8 +109,8 @@ def test_record_builds_nbgraders_structure(url):
 def test_scores_are_sums_of_part_scores(url):
     results = [result_of("alice", "ecf"), result_of("bob"), result_of("carol", "blank")]
     for r in results:
-        gbm.record(url, COURSE, r)
-    scores = gbm.load_scores(url, "A4")
+        record(url, COURSE, r)
+    scores = _scores(url, "A4")
     assert set(scores) == {"alice", "bob", "carol"}
     for r in results:
         expected = {}
@@ -102,21 +119,22 @@ def test_scores_are_sums_of_part_scores(url):
         assert scores[r.student] == pytest.approx(expected)
     assert scores["bob"] == {"A4_q1": 4.0, "A4_q2": 8.0, "A4_q3": 8.0}
     assert scores["carol"] == {"A4_q1": 0.0, "A4_q2": 0.0, "A4_q3": 0.0}
-    assert gbm.load_scores(url, "A9") == {}
+    assert _scores(url, "A9") == {}
 
 
 def test_full_result_is_recoverable(url):
     r = result_of("alice", "ecf")
     r.questions[0].details["note"] = "kept for the instructor"
-    gbm.record(url, COURSE, r)
-    back = gbm.load_result(url, "A4", "alice")
-    assert back == r
-    assert back.to_dict() == r.to_dict()
-    assert gbm.load_result(url, "A4", "nobody") is None
-    gbm.record(url, COURSE, result_of("bob"))
-    assert [x.student for x in gbm.load_results(url, "A4")] == ["alice", "bob"]
-    assert [x.student for x in gbm.load_results(url, "A4", students=["bob"])] == ["bob"]
-    assert gbm.load_results(url, "A3") == []
+    record(url, COURSE, r)
+    with read(url) as store:
+        back = store.load_result("A4", "alice")
+        assert back == r
+        assert back.to_dict() == r.to_dict()
+        assert store.load_result("A4", "nobody") is None
+    record(url, COURSE, result_of("bob"))
+    with read(url) as store:
+        assert [x.student for x in store.load_results("A4")] == ["alice", "bob"]
+        assert store.load_results("A3") == []
 
 
 # --------------------------------------------------------------------------
@@ -124,22 +142,23 @@ def test_full_result_is_recoverable(url):
 
 def test_recording_the_same_result_changes_nothing(url):
     r = result_of("alice", "sign")
-    assert gbm.record(url, COURSE, r, timestamp="2025-03-01 10:00:00 UTC") is True
+    assert record(url, COURSE, r, timestamp="2025-03-01 10:00:00 UTC") is True
     before = _dump(url)
-    assert gbm.record(url, COURSE, r) is False
-    assert gbm.record(url, COURSE, AssignmentResult.from_json(r.to_json())) is False
-    assert gbm.record(url, COURSE, r, timestamp="2025-03-01 10:00:00 UTC") is False
+    assert record(url, COURSE, r) is False
+    assert record(url, COURSE, AssignmentResult.from_json(r.to_json())) is False
+    assert record(url, COURSE, r, timestamp="2025-03-01 10:00:00 UTC") is False
     assert _dump(url) == before
 
 
 def test_a_new_result_replaces_the_old(url):
-    gbm.record(url, COURSE, result_of("alice", "sign"))
-    assert gbm.load_scores(url, "A4")["alice"]["A4_q2"] == 0.0
+    record(url, COURSE, result_of("alice", "sign"))
+    assert _scores(url, "A4")["alice"]["A4_q2"] == 0.0
     counts = {t: n for t, n in _counts(url).items()}
     better = result_of("alice")
-    assert gbm.record(url, COURSE, better) is True
-    assert gbm.load_scores(url, "A4")["alice"] == {"A4_q1": 4.0, "A4_q2": 8.0, "A4_q3": 8.0}
-    assert gbm.load_result(url, "A4", "alice") == better
+    assert record(url, COURSE, better) is True
+    assert _scores(url, "A4")["alice"] == {"A4_q1": 4.0, "A4_q2": 8.0, "A4_q3": 8.0}
+    with read(url) as store:
+        assert store.load_result("A4", "alice") == better
     assert _counts(url) == counts        # replaced in place, nothing duplicated
 
 
@@ -153,39 +172,41 @@ def _counts(url: str) -> dict[str, int]:
 
 
 def test_manual_score_is_kept_and_flagged(url):
-    gbm.record(url, COURSE, result_of("alice", "sign"))
+    record(url, COURSE, result_of("alice", "sign"))
     with Gradebook(url) as gb:
         grade = gb.find_grade("A4_q2", NOTEBOOK, "A4", "alice")
         grade.manual_score = 5.0
         gb.db.commit()
-    gbm.record(url, COURSE, result_of("alice"))
+    record(url, COURSE, result_of("alice"))
     with Gradebook(url) as gb:
         grade = gb.find_grade("A4_q2", NOTEBOOK, "A4", "alice")
         assert grade.auto_score == 8.0 and grade.manual_score == 5.0
         assert grade.needs_manual_grade is True
-    assert gbm.load_scores(url, "A4")["alice"]["A4_q2"] == 5.0   # nbgrader's effective score
+    assert _scores(url, "A4")["alice"]["A4_q2"] == 5.0   # nbgrader's effective score
 
 
 def test_timestamp_is_stored_in_utc_and_kept(url):
-    gbm.record(url, COURSE, result_of("alice"), timestamp="2025-03-01 18:00:00 +0800")
-    gbm.record(url, COURSE, result_of("alice", "sign"))          # no timestamp: kept
+    record(url, COURSE, result_of("alice"), timestamp="2025-03-01 18:00:00 +0800")
+    record(url, COURSE, result_of("alice", "sign"))          # no timestamp: kept
     with Gradebook(url) as gb:
         assert str(gb.find_submission("A4", "alice").timestamp) == "2025-03-01 10:00:00"
     with pytest.raises(ValueError, match="timestamp"):
-        gbm.record(url, COURSE, result_of("alice"), timestamp="not a time")
+        record(url, COURSE, result_of("alice"), timestamp="not a time")
 
 
 def test_graded_for_resumable_runs(url, tmp_path):
-    assert gbm.graded(url, "A4", "alice") is False       # no gradebook yet
-    assert not (tmp_path / "gradebook.db").exists()      # ... and asking creates none
-    gbm.record(url, COURSE, result_of("bob"))
-    assert gbm.graded(url, "A4", "alice") is False
-    assert gbm.graded(url, "A4", "bob") is True
-    assert gbm.graded(url, "A3", "bob") is False
+    with pytest.raises(gbm.GradebookError):                # no gradebook yet: a reader
+        read(url)
+    assert not (tmp_path / "gradebook.db").exists()      # ... creates none
+    record(url, COURSE, result_of("bob"))
+    with read(url) as store:
+        assert store.graded("A4", "alice") is False
+        assert store.graded("A4", "bob") is True
+        assert store.graded("A3", "bob") is False
 
 
 def test_new_database_is_stamped_like_nbgrader(url):
-    gbm.record(url, COURSE, result_of("bob"))
+    record(url, COURSE, result_of("bob"))
     con = sqlite3.connect(url.removeprefix("sqlite:///"))
     try:
         versions = con.execute("SELECT version_num FROM alembic_version").fetchall()
@@ -206,23 +227,23 @@ def test_in_memory_url_works_within_one_store():
 
 def test_bad_urls_are_named(tmp_path):
     with pytest.raises(gbm.GradebookError, match="not a url"):
-        gbm.record("not a url", COURSE, result_of("bob"))
+        record("not a url", COURSE, result_of("bob"))
     with pytest.raises(gbm.GradebookError, match="nosuchdialect"):
-        gbm.load_scores("nosuchdialect://host/db", "A4")
+        _scores("nosuchdialect://host/db", "A4")
     missing_dir = tmp_path / "no" / "such" / "folder"
     with pytest.raises(gbm.GradebookError, match=str(missing_dir)):
-        gbm.record(f"sqlite:///{missing_dir / 'gb.db'}", COURSE, result_of("bob"))
+        record(f"sqlite:///{missing_dir / 'gb.db'}", COURSE, result_of("bob"))
     with pytest.raises(gbm.GradebookError, match=str(tmp_path / "absent.db")):
-        gbm.load_scores(f"sqlite:///{tmp_path / 'absent.db'}", "A4")
+        _scores(f"sqlite:///{tmp_path / 'absent.db'}", "A4")
     with pytest.raises(gbm.GradebookError, match="directory"):
-        gbm.record(f"sqlite:///{tmp_path}", COURSE, result_of("bob"))
+        record(f"sqlite:///{tmp_path}", COURSE, result_of("bob"))
     not_a_db = tmp_path / "notes.db"
     not_a_db.write_text("this is not a database\n" * 100)
     with pytest.raises(gbm.GradebookError, match=str(not_a_db)):
-        gbm.record(f"sqlite:///{not_a_db}", COURSE, result_of("bob"))
+        record(f"sqlite:///{not_a_db}", COURSE, result_of("bob"))
     err = None
     try:
-        gbm.record("not a url", COURSE, result_of("bob"))
+        record("not a url", COURSE, result_of("bob"))
     except gbm.GradebookError as exc:
         err = exc
     assert "成绩簿" in str(err) and "gradebook" in str(err)      # both languages
@@ -230,19 +251,19 @@ def test_bad_urls_are_named(tmp_path):
 
 def test_results_that_do_not_fit_the_course_are_refused(url):
     with pytest.raises(ValueError, match="student id"):
-        gbm.record(url, COURSE, result_of("bob").__class__(assignment="A4", student=""))
+        record(url, COURSE, result_of("bob").__class__(assignment="A4", student=""))
     odd = AssignmentResult(assignment="A4", student="zoe", questions=[
         QuestionResult(question="A4.q1", part="z1", score=1, max_score=99, status="partial")])
     with pytest.raises(ValueError, match="A4.q1.*99.*course.yaml"):
-        gbm.record(url, COURSE, odd)
+        record(url, COURSE, odd)
     stray = AssignmentResult(assignment="A4", student="zoe", questions=[
         QuestionResult(question="A4.q9", score=0, max_score=1, status="wrong")])
     with pytest.raises(ValueError, match="A4.q9"):
-        gbm.record(url, COURSE, stray)
+        record(url, COURSE, stray)
     with pytest.raises(KeyError, match="A99"):
-        gbm.record(url, COURSE, AssignmentResult(assignment="A99", student="zoe"))
+        record(url, COURSE, AssignmentResult(assignment="A99", student="zoe"))
     with pytest.raises(gbm.GradebookError, match="read-only"):
-        gbm.record(url, COURSE, result_of("bob"))      # creates the gradebook
+        record(url, COURSE, result_of("bob"))      # creates the gradebook
         with gbm.GradebookStore(url, create=False) as store:
             store.record(COURSE, result_of("bob"))
 
@@ -255,7 +276,7 @@ WRITER = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, {root!r})
     from autograder.config import load_course
-    from autograder.gradebook import record
+    from autograder.gradebook import GradebookStore
     from autograder.results import AssignmentResult
     course = load_course({course!r})
     results = [AssignmentResult.from_json(t) for t in json.loads(Path(sys.argv[1]).read_text())]
@@ -263,7 +284,8 @@ WRITER = textwrap.dedent("""
     while not Path(sys.argv[3]).exists():
         time.sleep(0.005)
     for r in results:
-        record({url!r}, course, r)
+        with GradebookStore({url!r}) as store:     # one store per result, as each worker
+            store.record(course, r)
     print("done", len(results))
 """)
 
@@ -296,12 +318,13 @@ def test_two_processes_write_different_students_at_once(tmp_path, url):
         out, err = p.communicate(timeout=180)
         assert p.returncode == 0, err
         assert out.strip() == "done 8"
-    scores = gbm.load_scores(url, "A4")
+    scores = _scores(url, "A4")
     everyone = [r for batch in batches.values() for r in batch]
     assert set(scores) == {r.student for r in everyone}
     for r in everyone:
         assert scores[r.student] == {grade_id(q): s for q, (s, _) in r.totals().items()}
-        assert gbm.graded(url, "A4", r.student)
+        with read(url) as store:
+            assert store.graded("A4", r.student)
     counts = _counts(url)
     assert counts["alembic_version"] == 1
     assert counts["assignment"] == 1 and counts["notebook"] == 1 and counts["grade_cells"] == 3

@@ -97,9 +97,10 @@ def test_grades_on_postgresql_read_back_by_nbgrader(pg_url):
             assert gb.find_grade(grade_id(qid), NOTEBOOK, "A4", "bob").auto_score == \
                 pytest.approx(score)
     # another folder pointed at the same server sees the same results
-    assert {r.student: r.score for r in gbm.load_results(pg_url, "A4")} == \
-        {"alice": right.score, "bob": sign.score}
-    assert gbm.graded(pg_url, "A4", "bob")
+    with gbm.GradebookStore(pg_url, create=False) as store:
+        assert {r.student: r.score for r in store.load_results("A4")} == \
+            {"alice": right.score, "bob": sign.score}
+        assert store.graded("A4", "bob")
 
 
 @pytest.mark.parametrize("url", ["postgresql+psycopg://u@127.0.0.1:1/x",

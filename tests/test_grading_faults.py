@@ -50,7 +50,7 @@ from click.testing import CliRunner
 
 from autograder.cli import main
 from autograder.config import load_course
-from autograder.gradebook import load_results, load_scores, record
+from autograder.gradebook import GradebookStore
 from autograder.submission_info import read_info
 from autograder.pipeline import failed_result, grade_class
 from autograder.results import AssignmentResult
@@ -98,6 +98,16 @@ def students(n: int = N_STUDENTS) -> list[str]:
 
 def url_of(root: Path) -> str:
     return f"sqlite:///{root / 'gradebook.db'}"
+
+
+def load_scores(url: str, assignment: str) -> dict:
+    with GradebookStore(url, create=False) as gb:
+        return gb.load_scores(assignment)
+
+
+def load_results(url: str, assignment: str) -> list:
+    with GradebookStore(url, create=False) as gb:
+        return gb.load_results(assignment)
 
 
 def results_dir(root: Path) -> Path:
@@ -507,7 +517,8 @@ def test_restart_records_a_regrade_killed_before_the_gradebook(clean, tmp_path):
         old = failed_result(course, AID, student, "worker lost")
         old.details = graded_from[student]
         store.save(old)
-        record(url_of(root), course, old)
+        with GradebookStore(url_of(root)) as gb:
+            gb.record(course, old)
     # the --force regrade got as far as storing s00's new result, then was killed
     new = replay.load(AID, "s00_alice")
     new.details = {**new.details, **graded_from["s00_alice"]}

@@ -414,15 +414,16 @@ def test_zero_upstream_answers_earn_no_carried_forward_credit():
     no carried-forward credit; a genuine slip upstream still gets it."""
     import numpy as np
 
-    from autograder.judge import grade_assignment
     from autograder.questions.a3 import gradients
     from autograder.questions.base import Policy
     from autograder.variants import variant_params
+    from test_judge import grade_assignment
+    policy = Policy(rtol=1e-4, atol=1e-6, atol_scale=1e-6, shape_credit=0.5, ecf="full")
     params = variant_params("A3")
     q1 = {k: np.zeros_like(np.asarray(v, dtype=float))
                    for k, v in _a3_reference(params)["q1"].items()}
     answers = {"q1": q1, "q2": gradients(params, {"h": q1["h"], "y": q1["y"]})}
-    zero = {r.label: r for r in grade_assignment("A3", answers, params, Policy(ecf="full"))
+    zero = {r.label: r for r in grade_assignment("A3", answers, params, policy)
             .questions}
     assert not any(r.carried_forward for r in zero.values())
     assert all(r.score == 0 for r in zero.values() if r.question == "A3.q2"
@@ -434,7 +435,7 @@ def test_zero_upstream_answers_earn_no_carried_forward_credit():
     y = np.array(params["W2"]) @ h + np.array(params["b2"])
     slip["q1"].update(z1=[0.5, -0.8], h=h, y=y)
     slip["q2"] = gradients(params, {"h": h, "y": y})
-    honest = {r.label: r for r in grade_assignment("A3", slip, params, Policy(ecf="full"))
+    honest = {r.label: r for r in grade_assignment("A3", slip, params, policy)
               .questions}
     assert honest["A3.q2/dW1"].carried_forward
 

@@ -1,13 +1,29 @@
 """The judging engine: lecture numbers (A1, A3, A4), references of every
 variant, mistakes of every question, error carried forward, bad answers,
 cost formulas' part credit."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from autograder.judge import grade_assignment
+from autograder.judge import grade_question
 from autograder.questions import QUESTIONS, get_question, questions_of
 from autograder.questions.base import Policy
+from autograder.results import AssignmentResult
 from autograder.variants import variant_params
+
+
+def grade_assignment(assignment: str, answers: dict, params: dict, policy: Policy
+                     ) -> AssignmentResult:
+    """Every question of ``assignment`` judged as ``grade_submission`` judges
+    them (:func:`~autograder.judge.grade_question`, in order), with the
+    ``policy`` given here instead of course.yaml's and 1 point per part."""
+    result = AssignmentResult(assignment=assignment, student="")
+    for q in questions_of(assignment):
+        for r in grade_question(q, answers, params, policy, {}):
+            result.add(r)
+    return result
+
 
 # The catalogue's numbers (docs/exercises.md, from the lecture slides).
 LECTURE_ANSWERS = {
@@ -23,7 +39,7 @@ LECTURE_ANSWERS = {
                   "dW1": [[-0.07872, -0.11808], [0, 0]], "db1": [-0.3936, 0]},
            "q3": {"y_hat_new": [1.374671], "L_new": 0.070189, "decreased": "yes"}},
 }
-POLICY = Policy(rtol=1e-4, atol=1e-6)
+POLICY = Policy(rtol=1e-4, atol=1e-6, atol_scale=1e-6, shape_credit=0.5, ecf="full")
 
 
 @pytest.mark.parametrize("assignment", ["A1", "A3", "A4"])
@@ -88,16 +104,16 @@ def test_a3_error_carried_forward():
     # gradients consistent with their h and y
     from autograder.questions.a3 import gradients
     answers["q2"] = gradients(params, {"h": h_from_wrong, "y": y_ecf})
-    full = grade_assignment("A3", answers, params, Policy(ecf="full"))
+    full = grade_assignment("A3", answers, params, replace(POLICY, ecf="full"))
     by = {r.label: r for r in full.questions}
     assert by["A3.q1/z1"].score == 0
     assert by["A3.q1/h"].carried_forward and by["A3.q1/h"].score == by["A3.q1/h"].max_score
     assert by["A3.q2/dW1"].carried_forward
     assert "carried forward" in by["A3.q2/dW1"].feedback_text("en")
-    half = grade_assignment("A3", answers, params, Policy(ecf="partial", ecf_credit=0.5))
+    half = grade_assignment("A3", answers, params, replace(POLICY, ecf="partial", ecf_credit=0.5))
     assert {r.label: r.score for r in half.questions}["A3.q2/dW1"] == pytest.approx(
         0.5 * by["A3.q2/dW1"].max_score)
-    none = grade_assignment("A3", answers, params, Policy(ecf="none"))
+    none = grade_assignment("A3", answers, params, replace(POLICY, ecf="none"))
     assert {r.label: r.score for r in none.questions}["A3.q2/dW1"] == 0
 
 
@@ -135,11 +151,11 @@ def test_column_vector_for_vector_is_reported_and_policy_decides():
     answers = references("A3", params)
     answers["q1"]["z1"] = np.asarray(answers["q1"]["z1"]).reshape(2, 1)
     strict = {x.label: x for x in grade_assignment("A3", answers, params,
-                                                   Policy(shape_credit=0.5)).questions}
+                                                   replace(POLICY, shape_credit=0.5)).questions}
     assert strict["A3.q1/z1"].score == pytest.approx(0.5 * strict["A3.q1/z1"].max_score)
     assert "(2, 1)" in strict["A3.q1/z1"].feedback_text("en")
     lenient = {x.label: x for x in grade_assignment("A3", answers, params,
-                                                    Policy(shape_policy="lenient")).questions}
+                                                    replace(POLICY, shape_policy="lenient")).questions}
     assert lenient["A3.q1/z1"].score == lenient["A3.q1/z1"].max_score
 
 
@@ -179,7 +195,7 @@ def test_order_parts_partial_credit_and_mistakes_through_grade_assignment():
     answers["q1"]["forward_mul"] = "L n^2 + L n"          # right leading term only
     answers["q2"]["backward_mul"] = "L n^2"                # Wᵀδ forgotten
     res = {r.label: r for r in grade_assignment("A6", answers, params,
-                                                Policy(leading_term_credit=0.5)).questions}
+                                                replace(POLICY, leading_term_credit=0.5)).questions}
     fwd, bwd = res["A6.q1/forward_mul"], res["A6.q2/backward_mul"]
     assert fwd.status == "partial" and fwd.score == pytest.approx(0.5 * fwd.max_score)
     assert fwd.details.get("leading_term_only") and fwd.diagnosis is None

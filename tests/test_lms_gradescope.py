@@ -20,7 +20,7 @@ from autograder.config import load_course
 from autograder.judge import grade_submission, variant_of
 from autograder.questions import questions_of
 from autograder.reports.export import csv_rows
-from autograder.reports.feedback import ReportError
+from autograder.reports.files import ReportError
 from autograder.reports.lms import lms_table, read_roster
 from autograder.submissions import ResultStore
 

@@ -33,9 +33,11 @@ SEEN = {
         "These are the lecture's numbers; yours are from your student id: use your own numbers, "
         "printed at the top of the notebook."),
     "conv_no_rotation": (
-        "卷积反向传播没有把卷积核旋转 180°：δ^(l) 是 δ^(l+1) 与 rot180(W) 的全卷积。",
-        "Convolution backward without rotating the kernel by 180°: δ^(l) is the full "
-        "convolution of δ^(l+1) with rot180(W)."),
+        "卷积反向传播没有把卷积核旋转 180°：δ^(l) = f'(z^(l)) ⊙（δ^(l+1) 补 K − 1 圈零后与 "
+        "rot180(W) 做互相关），即 δ^(l+1) 与 W 的全卷积。",
+        "Convolution backward without rotating the kernel by 180°: δ^(l) = f'(z^(l)) ⊙ "
+        "(δ^(l+1) zero-padded by K − 1, cross-correlated with rot180(W)), i.e. the full "
+        "convolution of δ^(l+1) with W."),
     "clip_per_component": (
         "梯度裁剪是按整体范数缩放：若 ‖g‖ > η，则 g ← η g/‖g‖（方向不变），不是逐个分量截断。",
         "Gradient clipping rescales by the norm: if ‖g‖ > η then g ← η g/‖g‖ (same "

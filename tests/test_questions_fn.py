@@ -19,8 +19,8 @@ from autograder.variants import variant_params
 
 MODULES = (a1_functions, a5, a7, a8, a9)
 ALL_QUESTIONS = [q for m in MODULES for q in m.QUESTIONS]
-POLICY = Policy(rtol=1e-4, atol=1e-6)
-STATISTICAL = Policy(rtol=0.25, atol=1e-6)          # course.yaml's "statistical" profile
+POLICY = Policy(rtol=1e-4, atol=1e-6, atol_scale=1e-6, shape_credit=0.5, ecf="full")
+STATISTICAL = Policy(rtol=0.25, atol=1e-6, atol_scale=1e-6, shape_credit=0.5, ecf="full")          # course.yaml's "statistical" profile
 
 
 def policy_for(q):

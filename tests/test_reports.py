@@ -26,7 +26,8 @@ from autograder.reports import (NBGRADER_CSV_COLUMNS, compute_stats, csv_rows,
                                 gradescope_results, render_feedback, stats_plots, stats_table,
                                 write_csv, write_feedback, write_gradescope)
 from autograder.reports import stats as stats_mod
-from autograder.reports.feedback import ReportError, feedback_path
+from autograder.reports.feedback import feedback_path
+from autograder.reports.files import ReportError
 from autograder.results import AssignmentResult, QuestionResult
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,8 +207,9 @@ def test_write_feedback_layout_and_errors(results, tmp_path):
 
 def test_page_from_the_gradebook_equals_the_fresh_one(results, tmp_path):
     url = f"sqlite:///{tmp_path / 'gb.db'}"
-    gbm.record(url, COURSE, results[0])
-    again = gbm.load_result(url, "A4", "alice")
+    with gbm.GradebookStore(url) as store:
+        store.record(COURSE, results[0])
+        again = store.load_result("A4", "alice")
     assert render_feedback(again, COURSE) == render_feedback(results[0], COURSE)
 
 
@@ -251,8 +253,9 @@ def test_csv_columns_and_rows_equal_nbgraders_exporter(results, tmp_path):
     from nbgrader.api import Gradebook
     from nbgrader.plugins.export import CsvExportPlugin
     url = f"sqlite:///{tmp_path / 'gb.db'}"
-    for r in results:
-        gbm.record(url, COURSE, r)
+    with gbm.GradebookStore(url) as store:
+        for r in results:
+            store.record(COURSE, r)
     theirs_path = tmp_path / "nbgrader.csv"
     with Gradebook(url) as gb:
         CsvExportPlugin(to=str(theirs_path)).export(gb)

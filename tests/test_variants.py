@@ -5,15 +5,16 @@ import json
 import numpy as np
 import pytest
 
-from autograder.variants import LECTURE, variant_params, variant_seed
+from autograder.questions import a3
+from autograder.variants import variant_params, variant_seed
 
 
 def test_default_variant_is_the_lecture():
-    assert variant_params("A3") == LECTURE["A3"]
-    assert variant_params("A3", "alice", mode="lecture") == LECTURE["A3"]
+    assert variant_params("A3") == a3.LECTURE
+    assert variant_params("A3", "alice", mode="lecture") == a3.LECTURE
     p = variant_params("A3")
     p["x"][0] = 99                       # a copy: the table itself is untouched
-    assert LECTURE["A3"]["x"][0] == 0.5
+    assert a3.LECTURE["x"][0] == 0.5
 
 
 @pytest.mark.parametrize("assignment,min_distinct", [
@@ -69,10 +70,14 @@ def test_lecture_variants_of_the_numeric_questions():
     their question modules' defaults, which reproduce the course's numbers."""
     from autograder.questions import a5, a8
     assert variant_params("A2") == {"L": 10} and variant_params("A6") == {"n": 100, "L": 10, "B": 32}
-    assert variant_params("A5") == {} and variant_params("A8") == {}
+    assert variant_params("A5") == a5.LECTURE and variant_params("A8") == a8.LECTURE
     lecture = a5._params(variant_params("A5"))
-    assert all(np.array_equal(lecture[k], np.asarray(v)) for k, v in a5.DEFAULTS.items())
+    assert all(np.array_equal(lecture[k], np.asarray(v)) for k, v in a5.LECTURE.items())
+    assert lecture["X"].shape == (4, 3) and lecture["b2"].tolist() == [-0.1]
     assert a8._init_params(variant_params("A8")) == a8.INIT_DEFAULTS
+    lecture8 = variant_params("A8")
+    assert (lecture8["lr"], lecture8["steps"], lecture8["seed"]) == (0.5, 3, 0)
+    assert lecture8["W"] == [[0.5, -0.3]] and lecture8["b"] == [0.1]
     for a in ("A7", "A9"):                  # nothing worth varying
         assert variant_params(a, "alice") == {}
 

@@ -13,6 +13,12 @@ sandboxed child's import gate refuses it like every other question module,
 and the sandbox never binds the folder into the child's root.  Folders are
 registered by loading the course (:func:`autograder.config.course_question_dirs`)
 and picked up here lazily (:func:`sync`).
+
+An assignment's numbers live with its questions too: the one module of the
+assignment that defines ``VARIANTS`` (an :class:`autograder.variants.Variants`:
+the lecture's numbers and the generator of a student's) gives them
+(:func:`variants_of`); an assignment whose modules define none has no
+numeric variant.
 """
 from __future__ import annotations
 
@@ -27,8 +33,8 @@ import sys
 
 from .base import Mistake, Part, Policy, Question
 
-__all__ = ["QUESTIONS", "get_question", "questions_of", "sync", "Question", "Part", "Mistake",
-           "Policy"]
+__all__ = ["QUESTIONS", "get_question", "questions_of", "variants_of", "sync", "Question", "Part",
+           "Mistake", "Policy"]
 
 
 def _modules_by_assignment(path, prefix: str = "") -> dict[str, tuple[str, ...]]:
@@ -124,3 +130,17 @@ def questions_of(assignment: str) -> list[Question]:
     if not qs:
         raise KeyError(f"no questions defined for assignment {assignment!r}")
     return qs
+
+
+def variants_of(assignment: str):
+    """The :class:`~autograder.variants.Variants` of ``assignment`` (the
+    ``VARIANTS`` of one of its question modules, built-in or the course's
+    own), or ``None`` when none defines it. Read at each call, so a module
+    (or a test) that replaces ``VARIANTS`` is seen at once."""
+    sync()
+    found = [(name, module.VARIANTS) for name in MODULES.get(assignment, ())
+             if hasattr(module := importlib.import_module(f"{__name__}.{name}"), "VARIANTS")]
+    if len(found) > 1:
+        raise RuntimeError(f"{assignment}'s numbers are defined twice: "
+                           f"VARIANTS in {', '.join(name for name, _ in found)}")
+    return found[0][1] if found else None

@@ -22,6 +22,7 @@ from nn_core.symbolic import derive
 
 from ..i18n import msg
 from ..mistakes import ACTIVATION_FOR_DERIVATIVE, CHAIN_RULE_MISSING_INNER, SIGN_ERROR, Mistake
+from ..variants import Variants, decimals
 from .base import Part, Question
 
 
@@ -112,6 +113,35 @@ def trace(p, up=None):
 
 def _negated(build, parts):
     return lambda p: {k: -v for k, v in build(p).items() if k in parts}
+
+
+# -- the variant: the lecture's numbers and a student's ----------------------------------
+#: the lecture's inputs of q2–q5 (seeds 000, 002, 003)
+LECTURE = {"fxyz": {"x": -2.0, "y": 5.0, "z": -4.0},
+           "J": {"a": 5.0, "b": 3.0, "c": 2.0, "h": 0.001},
+           "neuron": {"w": [2.0, -3.0, -3.0], "x": [-1.0, -2.0]},
+           "trace": {"x": 1.0, "w": 0.0, "b": 0.0}}
+
+
+def _variant(rng) -> dict:
+    while True:
+        x, y, z = decimals(rng, 3, -5, 5, 1.0).tolist()
+        if x + y != 0:
+            break
+    a, b, c = decimals(rng, 3, 1, 6, 1.0).tolist()
+    while True:
+        w = decimals(rng, 3, -3, 3, 1.0)
+        xs = decimals(rng, 2, -2, 2, 1.0)
+        zn = w[0] * xs[0] + w[1] * xs[1] + w[2]
+        if 0.5 <= abs(zn) <= 2.5:        # neither saturated nor at σ'(0)
+            break
+    tx, tw, tb = decimals(rng, 3, -1, 1, 0.5, nonzero=False).tolist()
+    return {"fxyz": {"x": x, "y": y, "z": z}, "J": {"a": a, "b": b, "c": c, "h": 0.001},
+            "neuron": {"w": w.tolist(), "x": xs.tolist()},
+            "trace": {"x": tx if tx else 1.0, "w": tw, "b": tb}}
+
+
+VARIANTS = Variants(lecture=LECTURE, generate=_variant)
 
 
 Q1 = Question(

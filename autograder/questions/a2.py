@@ -41,7 +41,7 @@ Student functions::
 q6 (numbers): ``max_dsigmoid`` = max_x σ'(x) = 1/4 (SymPy: σ'' = 0 ⇔ σ = ½)
 and ``bound`` = (max σ')^L, the most a chain of ``L`` sigmoid layers can
 scale a gradient by; ``L`` is the variant's (``params["L"]``, lecture
-default :data:`autograder.variants.LECTURE` ``["A2"]``), stated in the notebook.
+default :data:`LECTURE`), stated in the notebook.
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ from nn_core.symbolic.functions import elementary
 from ..functions import FnSpec, GradCheck
 from ..i18n import msg
 from ..mistakes import CHAIN_RULE_MISSING_INNER, RELU_DERIVATIVE_WHEN_OFF, Mistake
-from ..variants import LECTURE
+from ..variants import Variants
 from .base import Part, Question
 
 
@@ -303,7 +303,7 @@ SOFTMAX_CE_NAMES = {"yhat": YHAT_J, "ŷ": YHAT_J, "ŷ_j": YHAT_J, "s_j": YHAT_J,
 # -- q6: vanishing gradients ------------------------------------------------------------
 def chain_length(p) -> int:
     """The variant's number of sigmoid layers L."""
-    return int((p or {}).get("L", LECTURE["A2"]["L"]))
+    return int((p or {}).get("L", LECTURE["L"]))
 
 
 def vanishing(p=None, up=None):
@@ -371,6 +371,19 @@ def _log_softmax_cases(rng):
 
 SIGMOID = FnSpec("sigmoid", _sigmoid_cases, sigmoid, stable=True)
 LOG_SOFTMAX = FnSpec("log_softmax", _log_softmax_cases, log_softmax, stable=True)
+
+
+# -- the variant: the lecture's numbers and a student's ----------------------------------
+#: q6's number of sigmoid layers (the lecture states none: 10)
+LECTURE = {"L": 10}
+
+
+def _variant(rng) -> dict:
+    """L ∈ 3…12 sigmoid layers (the bound 4^{−L} stays above 1e-8)."""
+    return {"L": int(rng.integers(3, 13))}
+
+
+VARIANTS = Variants(lecture=LECTURE, generate=_variant)
 
 
 # -- questions -------------------------------------------------------------------------

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from nn_core.activations import ActivationLayer, sigmoid_grad
+from nn_core.activations import ActivationLayer, sigmoid, sigmoid_grad
 from nn_core.layers import Linear
 from nn_core.losses import half_squared_error
 
 from ..i18n import msg
 from ..mistakes import (ACTIVATION_FOR_DERIVATIVE, DERIVATIVE_AT_ACTIVATION, DROPPED_HALF,
                         MISSING_ACTIVATION_DERIVATIVE, SIGN_ERROR, TRANSPOSED_GRADIENT)
+from ..variants import Variants, decimals
 from .base import Part, Question
 
 
@@ -56,6 +57,30 @@ def _scaled(p, factor):
 def _transposed(p):
     g = gradients(p)
     return {"dW1": g["dW1"].T, "dW2": g["dW2"].T}
+
+
+# -- the variant: the lecture's numbers and a student's ----------------------------------
+#: the lecture's network, input and target (seed 003)
+LECTURE = {"x": [0.5, -1.5], "W1": [[0.4, -0.2], [-0.1, 0.3]], "b1": [0.1, -0.3],
+           "W2": [[0.2, -0.5]], "b2": [0.05], "t": [0.3]}
+
+
+def _variant(rng) -> dict:
+    while True:
+        x = decimals(rng, 2, -2, 2, 0.5)
+        W1 = decimals(rng, (2, 2), -0.5, 0.5)
+        b1 = decimals(rng, 2, -0.3, 0.3)
+        W2 = decimals(rng, (1, 2), -0.6, 0.6)
+        b2 = decimals(rng, 1, -0.2, 0.2, 0.05)
+        t = decimals(rng, 1, -0.5, 0.5)
+        z1 = W1 @ x + b1
+        y = W2 @ sigmoid(z1) + b2
+        if np.all(np.abs(z1) <= 2.5) and np.all(np.abs(z1) >= 0.05) and abs(y - t)[0] >= 0.1:
+            return {"x": x.tolist(), "W1": W1.tolist(), "b1": b1.tolist(), "W2": W2.tolist(),
+                    "b2": b2.tolist(), "t": t.tolist()}
+
+
+VARIANTS = Variants(lecture=LECTURE, generate=_variant)
 
 
 Q1 = Question(

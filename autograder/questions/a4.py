@@ -19,6 +19,7 @@ from nn_core.optim import SGD
 from ..i18n import msg
 from ..mistakes import (DROPPED_HALF, GRADIENT_ASCENT, RELU_DERIVATIVE_WHEN_OFF, SIGN_ERROR,
                         TRANSPOSED_GRADIENT, UPDATED_BEFORE_ALL_GRADIENTS, Mistake)
+from ..variants import Variants, decimals
 from .base import Part, Question
 
 
@@ -173,6 +174,32 @@ def keeps_an_off_unit(p) -> str | None:
     if not KINK_MARGIN <= y_hat < float(np.asarray(p["y"]).reshape(-1)[0]):
         return f"the output ŷ = {y_hat:g} is off or not short of the target"
     return None
+
+
+# -- the variant: the lecture's numbers and a student's ----------------------------------
+#: the lecture's network, input, target and learning rate (seed 001)
+LECTURE = {"x": [0.2, 0.3], "y": [1.0], "W1": [[0.1, 0.4], [-0.5, 0.2]], "b1": [0.1, -0.1],
+           "W2": [[0.6, 0.8]], "b2": [0.2], "lr": 1.0}
+
+
+def _variant(rng) -> dict:
+    """ReLU everywhere; hidden unit 1 on, unit 2 off (the question wants one
+    dead unit), both clearly away from the kink; the output on and short of
+    the target."""
+    while True:
+        x = decimals(rng, 2, 0.1, 0.5)
+        W1 = decimals(rng, (2, 2), -0.6, 0.6)
+        b1 = decimals(rng, 2, -0.2, 0.2)
+        W2 = decimals(rng, (1, 2), 0.1, 0.9)
+        b2 = decimals(rng, 1, 0.1, 0.3)
+        z1 = W1 @ x + b1
+        yhat = W2 @ np.maximum(z1, 0) + b2
+        if z1[0] >= 0.05 and z1[1] <= -0.05 and 0.05 <= yhat[0] <= 0.8:
+            return {"x": x.tolist(), "y": [1.0], "W1": W1.tolist(), "b1": b1.tolist(),
+                    "W2": W2.tolist(), "b2": b2.tolist(), "lr": 1.0}
+
+
+VARIANTS = Variants(lecture=LECTURE, generate=_variant)
 
 
 Q1 = Question(

@@ -32,7 +32,7 @@ equals one of :data:`BACKWARD_MISTAKES` (1/n missing, gradients transposed,
 q3 (numbers): the per-sample gradients of W1 and the batched gradients —
 the batched gradient is the mean of the per-sample ones — on the variant's
 ``X, Y, W1, b1, W2, b2`` (:func:`autograder.variants.variant_params`; the
-lecture variant is :data:`DEFAULTS`).
+lecture variant is :data:`LECTURE`).
 
 q4's hidden cases train on small two-moons sets; on :data:`TRAIN_SET`
 (stated in the notebook) the reference run reaches ``J <`` :data:`COST_THRESHOLD`.
@@ -56,12 +56,13 @@ from ..i18n import msg
 from ..mistakes import (ACTIVATION_FOR_DERIVATIVE, DERIVATIVE_AT_ACTIVATION, DOUBLE_BATCH_MEAN,
                         LR_NOT_APPLIED, MISSING_ACTIVATION_DERIVATIVE, MISSING_BATCH_MEAN,
                         SIGN_ERROR, TRANSPOSED_GRADIENT)
+from ..variants import Variants, decimals
 from .base import Part, Question
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
 #: q3's lecture-variant inputs (a student's variant replaces them): d0 = 3, d1 = 4, d2 = 1, n = 4.
-DEFAULTS = {
+LECTURE = {
     "X": [[0.5, -1.0, 2.0], [1.5, 0.0, -0.5], [-1.0, 2.0, 1.0], [0.0, 1.0, -2.0]],
     "Y": [[1.0], [0.0], [1.0], [0.0]],
     "W1": [[0.2, -0.4, 0.1], [0.5, 0.3, -0.2], [-0.3, 0.1, 0.4], [0.1, -0.2, -0.1]],
@@ -77,7 +78,7 @@ COST_THRESHOLD = 0.35
 
 
 def _params(p: dict) -> dict:
-    return {k: np.asarray(v, dtype=np.float64) for k, v in {**DEFAULTS, **(p or {})}.items()}
+    return {k: np.asarray(v, dtype=np.float64) for k, v in {**LECTURE, **(p or {})}.items()}
 
 
 def network(W1, b1, W2, b2, output_sigmoid=True) -> Network:
@@ -230,6 +231,29 @@ def _transposed(p):
 
 def _n(p):
     return len(_params(p)["X"])
+
+
+# -- the variant: the lecture's numbers and a student's ----------------------------------
+# (the lecture's numbers: :data:`LECTURE`, with q3's other settings above)
+def _variant(rng) -> dict:
+    """A batch of n ∈ 3…6 rows with both labels; no saturated unit
+    (|Z1|, |Z2| ≤ 2.5), so σ' and every mistake's change are visible."""
+    while True:
+        n = int(rng.integers(3, 7))
+        X = decimals(rng, (n, 3), -2, 2, 0.5)
+        Y = rng.integers(0, 2, (n, 1)).astype(float)
+        W1 = decimals(rng, (4, 3), -0.5, 0.5)
+        b1 = decimals(rng, 4, -0.3, 0.3)
+        W2 = decimals(rng, (1, 4), -0.8, 0.8)
+        b2 = decimals(rng, 1, -0.2, 0.2)
+        Z1 = X @ W1.T + b1
+        Z2 = sigmoid(Z1) @ W2.T + b2
+        if 0 < Y.sum() < n and np.abs(Z1).max() <= 2.5 and np.abs(Z2).max() <= 2.5:
+            return {"X": X.tolist(), "Y": Y.tolist(), "W1": W1.tolist(), "b1": b1.tolist(),
+                    "W2": W2.tolist(), "b2": b2.tolist()}
+
+
+VARIANTS = Variants(lecture=LECTURE, generate=_variant)
 
 
 # -- questions -------------------------------------------------------------------

@@ -63,7 +63,7 @@ from nn_core.opcount import counting, dense_counts, network_counts
 from ..functions import FnSpec
 from ..i18n import msg
 from ..mistakes import MISSING_ACTIVATION_DERIVATIVE, Mistake
-from ..variants import LECTURE
+from ..variants import Variants
 from .base import Part, Question
 
 
@@ -212,7 +212,7 @@ COUNT_OPS = FnSpec(
 
 # -- q4: numbers -------------------------------------------------------------------------------
 def _sizes(p):
-    v = {**LECTURE["A6"], **(p or {})}
+    v = {**LECTURE, **(p or {})}
     return [int(v["n"])] * (int(v["L"]) + 1), int(v["B"])
 
 
@@ -230,6 +230,20 @@ def _ratio_without_wt_delta(p=None):
     sizes, _ = _sizes(p)
     fm, _, bm, _ = _analytic(sizes, 1, need_dx=False)
     return {"ratio": bm / fm}
+
+
+# -- the variant: the lecture's numbers and a student's ----------------------------------
+#: q4's width, depth and batch (the lecture states none: n = 100, L = 10, B = 32)
+LECTURE = {"n": 100, "L": 10, "B": 32}
+
+
+def _variant(rng) -> dict:
+    """Width n, depth L, batch B; n > L so backward/forward = 2 − 1/L + 1/n ≠ 2."""
+    return {"n": int(rng.choice([16, 20, 32, 50, 64, 100, 128])), "L": int(rng.integers(3, 13)),
+            "B": int(rng.choice([8, 16, 32, 64, 100]))}
+
+
+VARIANTS = Variants(lecture=LECTURE, generate=_variant)
 
 
 # -- questions -----------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ are given code or the student's own, and must be present when grading)::
 
     conv_delta(delta_next, w, fprime) -> delta            # q1 "delta", (H, W)
         δ^{(l)}_{ij} = f'(z^{(l)}_{ij}) Σ_{u,v} w_{uv} δ^{(l+1)}_{i−u, j−v}
-        (terms outside the map are 0) = fprime ⊙ full convolution of
-        δ^{(l+1)} (OH, OW) with rot180(w); fprime = f'(z^{(l)}) has shape (H, W)
+        (terms outside the map are 0) = fprime ⊙ the full convolution of
+        δ^{(l+1)} (OH, OW) with w, i.e. δ^{(l+1)} zero-padded by K − 1 and
+        cross-correlated with rot180(w); fprime = f'(z^{(l)}) has shape (H, W)
     conv_dw(delta_next, a) -> dw                          # q1 "dw", (K, K)
         ∂L/∂w_{uv} = Σ_{ij} δ_{ij} a_{i+u, j+v},  K = H − OH + 1
     maxpool_backward(dout, x, K, stride) -> dx            # q2 "max_pool" / "overlap", x's shape
@@ -47,6 +48,8 @@ import numpy as np
 import sympy as sp
 
 from nn_core.conv import AvgPool2D, Conv2D, MaxPool2D, full_convolution, rot180
+from nn_core.symbolic import conv as sym_conv
+from nn_core.symbolic import derive
 
 from ..functions import FnSpec, GradCheck
 from ..i18n import msg
@@ -60,8 +63,10 @@ CONV_NO_ROTATION = Mistake(
     "conv_no_rotation",
     name=msg("卷积反向传播没有把卷积核旋转 180°",
              "Convolution backward without rotating the kernel by 180°"),
-    hint=msg("δ^(l) 是 δ^(l+1) 与 rot180(W) 的全卷积。",
-             "δ^(l) is the full convolution of δ^(l+1) with rot180(W)."))
+    hint=msg("δ^(l) = f'(z^(l)) ⊙（δ^(l+1) 补 K − 1 圈零后与 rot180(W) 做互相关），"
+             "即 δ^(l+1) 与 W 的全卷积。",
+             "δ^(l) = f'(z^(l)) ⊙ (δ^(l+1) zero-padded by K − 1, cross-correlated with "
+             "rot180(W)), i.e. the full convolution of δ^(l+1) with W."))
 
 CONV_VALID_PADDING = Mistake(
     "conv_valid_padding",
@@ -222,7 +227,8 @@ def _pool_grad_check(forward):
 
 # -- catalogued mistakes of the functions (wrong references) ------------------------
 def _delta_unrotated(delta_next, w, fprime):
-    """The full convolution with the kernel as it is (rotating rot180(w) back)."""
+    """No rotation: δ zero-padded and cross-correlated with w itself (the full
+    convolution with rot180(w), which undoes the rotation)."""
     return np.asarray(fprime) * full_convolution(delta_next, rot180(np.asarray(w)))
 
 
@@ -335,44 +341,34 @@ SYM_OH = SYM_H - SYM_K + 1
 
 
 def _grid(base, n):
-    return np.array([[sp.Symbol(f"{base}{i}{j}") for j in range(n)] for i in range(n)], dtype=object)
+    """The answers' symbols ``a00 … a33``, ``w00 … w11``, ``d00 … d22`` (indices from 0)."""
+    return sp.Matrix(n, n, lambda i, j: sp.Symbol(f"{base}{i}{j}"))
 
 
 A_SYM, W_SYM, D_SYM = _grid("a", SYM_H), _grid("w", SYM_K), _grid("d", SYM_OH)
-SYMBOLS = tuple(str(s) for g in (A_SYM, W_SYM, D_SYM) for s in g.ravel())
-
-
-def _correlate(img, ker):
-    """Valid cross-correlation of object (SymPy) arrays."""
-    K = ker.shape[0]
-    OH, OW = img.shape[0] - K + 1, img.shape[1] - K + 1
-    return np.array([[sum(ker[u, v] * img[i + u, j + v] for u in range(K) for v in range(K))
-                      for j in range(OW)] for i in range(OH)], dtype=object)
-
-
-def _pad(m, k):
-    out = np.full((m.shape[0] + 2 * k, m.shape[1] + 2 * k), sp.Integer(0), dtype=object)
-    out[k:k + m.shape[0], k:k + m.shape[1]] = m
-    return out
+SYMBOLS = tuple(str(s) for g in (A_SYM, W_SYM, D_SYM) for s in g)
 
 
 def symbolic_case(p=None, up=None, rule=None):
-    """``L = Σ δ_ij z_ij`` differentiated by SymPy (``rule=None``), or the
-    derivatives some recurrence gives: ``"full_rot180"`` (the lecture's),
-    ``"full"`` (no rotation) or ``"valid_rot180"`` (no padding)."""
+    """``rule=None``: the derivatives of nn_core's derivation
+    ``derive("conv_backward", H=4, K=2)`` — SymPy differentiates
+    ``L = Σ_ij δ_ij z_ij`` and shows ``∂L/∂a`` is the full convolution of δ
+    with w (δ zero-padded by K − 1, cross-correlated with rot180(w)) and
+    ``∂L/∂w = a ⋆ δ`` — in the answers' symbols. Otherwise the derivatives a
+    recurrence gives: ``"full_rot180"`` (the lecture's), ``"full"`` (no
+    rotation) or ``"valid_rot180"`` (no padding)."""
     if rule is None:
-        L = sum(D_SYM[i, j] * z for (i, j), z in np.ndenumerate(_correlate(A_SYM, W_SYM)))
-        da = lambda i, j: sp.diff(L, A_SYM[i, j])                      # noqa: E731
-        dw01 = sp.diff(L, W_SYM[0, 1])
+        d = derive("conv_backward", H=SYM_H, K=SYM_K)
+        ours = {**dict(zip(d.symbols["a"], A_SYM)), **dict(zip(d.symbols["w"], W_SYM)),
+                **dict(zip(d.symbols["delta"], D_SYM))}
+        dA, dW = d.results["dA"].xreplace(ours), d.results["dW"].xreplace(ours)
     else:
-        ker = W_SYM if rule == "full" else rot180(W_SYM)
-        img = D_SYM if rule == "valid_rot180" else _pad(D_SYM, SYM_K - 1)
-        grad = _correlate(img, ker)
-        da = lambda i, j: grad[i, j]                                   # noqa: E731
-        dw01 = None
-    out = {"dL_da11": sp.expand(da(1, 1)), "dL_da00": sp.expand(da(0, 0))}
-    if dw01 is not None:
-        out["dL_dw01"] = sp.expand(dw01)
+        ker = W_SYM if rule == "full" else sym_conv.rot180(W_SYM)
+        img = D_SYM if rule == "valid_rot180" else sym_conv.pad(D_SYM, SYM_K - 1)
+        dA, dW = sym_conv.xcorr(img, ker), None
+    out = {"dL_da11": sp.expand(dA[1, 1]), "dL_da00": sp.expand(dA[0, 0])}
+    if dW is not None:
+        out["dL_dw01"] = sp.expand(dW[0, 1])
     return out
 
 

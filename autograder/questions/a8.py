@@ -39,8 +39,9 @@ Student functions (every one must leave its arguments unchanged)::
         train on the 8×8 digits (nn_core.data.digits) and return the
         predicted digits for X_test: accuracy ≥ DIGITS_ACCURACY
 
-q1 and q7 are numbers: the lecture variant uses the module defaults
-:data:`INIT_DEFAULTS` and :data:`VARIANCE_DEFAULTS`; a student's variant
+q1 and q7 are numbers: the lecture variant (:data:`LECTURE`) takes its
+values from the module defaults :data:`INIT_DEFAULTS` and
+:data:`VARIANCE_DEFAULTS`; a student's variant
 (:func:`autograder.variants.variant_params`, one flat dict) replaces values
 by name — q1's data, initial parameters, lr and steps (``X, y, W1_random,
 b1_random, W2_random, b2_random, lr, steps``) and q7's unit and data seed
@@ -77,6 +78,7 @@ from ..mistakes import (DOUBLE_BATCH_MEAN, GRADIENT_ASCENT, LR_NOT_APPLIED,
                         MISSING_ACTIVATION_DERIVATIVE, MISSING_BATCH_MEAN,
                         UPDATED_BEFORE_ALL_GRADIENTS, Mistake)
 from ..numeric import InvalidAnswer, coerce_array
+from ..variants import Variants, decimals
 from .base import Part, Question
 
 
@@ -506,6 +508,39 @@ def variance_answers(p, up=None, mean_power=1):
     var = total * (N - B) / (B * (N - 1)) * B ** (2 * (1 - mean_power))
     slope = float(np.polyfit(np.log(B), np.log(var), 1)[0])
     return {"var": var, "slope": slope}
+
+
+# -- the variant: the lecture's numbers and a student's ----------------------------------
+#: the lecture's numbers of q1 and q7 (their names are disjoint), from
+#: :data:`INIT_DEFAULTS` and :data:`VARIANCE_DEFAULTS`
+LECTURE = {**INIT_DEFAULTS, **{k: VARIANCE_DEFAULTS[k] for k in ("W", "b", "seed")}}
+
+
+def _variant(rng) -> dict:
+    """q1: four samples with unbalanced labels (so zero-initialised W2 moves at
+    the first step), random hidden rows at least 0.2 apart (the symmetry is
+    clearly broken), unsaturated units, lr ≠ 1 (so "lr not applied" shows);
+    q7: the logistic unit's weights and the data seed."""
+    while True:
+        X = decimals(rng, (4, 2), -1.5, 1.5, 0.5)
+        y = np.zeros((4, 1))
+        y[rng.choice(4, size=int(rng.choice([1, 3])), replace=False)] = 1.0
+        W1 = decimals(rng, (3, 2), -0.5, 0.5)
+        b1 = decimals(rng, 3, -0.2, 0.2, nonzero=False)
+        gaps = [np.abs(W1[i] - W1[j]).max() for i in range(3) for j in range(i)]
+        if min(gaps) >= 0.2 and np.abs(X @ W1.T + b1).max() <= 2.5:
+            break
+    init = {"X": X.tolist(), "y": y.tolist(), "W1_random": W1.tolist(), "b1_random": b1.tolist(),
+            "W2_random": decimals(rng, (1, 3), -0.6, 0.6).tolist(),
+            "b2_random": decimals(rng, 1, -0.2, 0.2, nonzero=False).tolist(),
+            "lr": float(rng.choice([0.5, 0.8, 1.5])), "steps": int(rng.integers(3, 5))}
+    variance = {"W": decimals(rng, (1, 2), -1, 1).tolist(),
+                "b": decimals(rng, 1, -0.5, 0.5, nonzero=False).tolist(),
+                "seed": int(rng.integers(0, 10_000))}
+    return {**init, **variance}                 # q1's and q7's names are disjoint
+
+
+VARIANTS = Variants(lecture=LECTURE, generate=_variant)
 
 
 # -- questions -------------------------------------------------------------------

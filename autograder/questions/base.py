@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..config import schema_default
 from ..i18n import Message, msg
 from ..mistakes import Mistake
 
@@ -89,22 +90,26 @@ class Question:
 class Policy:
     """What ``course.yaml`` decides for judging.
 
-    Grading always builds it from the course (:func:`autograder.judge.policy_for`:
-    ``course.yaml``'s values, whose defaults are :data:`autograder.config.SCHEMA`'s —
-    rtol 0.005, ecf ``partial`` with fraction 0.5, shape penalty 1.0). The
-    defaults below apply only to a ``Policy()`` made directly (tests, one-off
-    judging without a course) and differ from the SCHEMA's on purpose of
-    history: ``shape_credit`` is the credit kept (= 1 − ``shape_policy.penalty``)."""
-    rtol: float = 1e-4                  # relative tolerance [1e-4]
-    atol: float = 1e-6                  # absolute tolerance [1e-6]
-    atol_scale: float = 1e-6            # absolute, in units of max |reference|
-    shape_policy: str = "strict"        # "strict" | "lenient"
-    shape_credit: float = 0.5           # credit when only a length-1 axis differs (strict)
-    ecf: str = "full"                   # "full" | "partial" | "none"
-    ecf_credit: float = 0.5             # credit for consistent work when ecf == "partial"
-    leading_term_credit: float = 0.5    # cost formulas: right leading term only
-    formula_time_limit: float = 2.0
-    language: str = "zh+en"
+    Grading always builds it from the course (:func:`autograder.judge.policy_for`).
+    A ``Policy()`` made directly (tests, one-off judging without a course)
+    has the course's defaults: every default below is
+    :data:`autograder.config.SCHEMA`'s (rtol 0.005, atol 1e-6, ecf
+    ``partial`` with fraction 0.5, shape penalty 1.0, …), the one place they
+    are written. ``shape_credit`` is the credit kept (= 1 − ``shape_policy.penalty``)."""
+    rtol: float = schema_default("tolerances.rtol")          # relative tolerance
+    atol: float = schema_default("tolerances.atol")          # absolute tolerance
+    #: absolute, in units of max |reference|
+    atol_scale: float = schema_default("tolerances.atol_scale")
+    shape_policy: str = schema_default("shape_policy.default")   # "strict" | "lenient"
+    #: credit when only a length-1 axis differs (strict)
+    shape_credit: float = 1.0 - schema_default("shape_policy.penalty")
+    ecf: str = schema_default("ecf.policy")                  # "full" | "partial" | "none"
+    #: credit for consistent work when ecf == "partial"
+    ecf_credit: float = schema_default("ecf.fraction")
+    #: cost formulas: right leading term only
+    leading_term_credit: float = schema_default("order.leading_term_fraction")
+    formula_time_limit: float = schema_default("formula.time_limit_s")
+    language: str = schema_default("language")
     #: course.yaml sets a tolerance (profile or override) for this part or its
     #: question: then it also wins over a function part's FnSpec rtol/atol
     tolerance_set: bool = False

@@ -2,7 +2,7 @@
 (:mod:`.feedback`), exports for nbgrader and Gradescope (:mod:`.export`) and
 class statistics (:mod:`.stats`).  Each works from
 :class:`~autograder.results.AssignmentResult` objects — fresh from the judge
-or read back with :func:`autograder.gradebook.load_results`.
+or read back with :meth:`autograder.gradebook.GradebookStore.load_results`.
 """
 from .export import (NBGRADER_CSV_COLUMNS, csv_rows, csv_text, gradescope_results, write_csv,
                      write_gradescope)

@@ -31,7 +31,8 @@ import numpy as np
 from ..i18n import Message, msg
 from ..results import AssignmentResult
 from ..mistakes import mistake_name
-from .feedback import _Lang, feedback_path, fmt_score, safe_component, write_text
+from .feedback import _Lang, feedback_path, fmt_score
+from .files import safe_component, write_text
 
 __all__ = ["render_class_report", "write_class_report", "class_report_path"]
 

@@ -33,7 +33,8 @@ from typing import Iterable, Mapping
 from ..i18n import Message, check_language, msg
 from ..mistakes import known_mistake
 from ..results import AssignmentResult, round_score
-from .feedback import fmt_score, status_label, write_text
+from .feedback import fmt_score, status_label
+from .files import write_text
 
 __all__ = ["NBGRADER_CSV_COLUMNS", "csv_rows", "csv_text", "write_csv", "gradescope_results",
            "write_gradescope"]
@@ -133,7 +134,7 @@ def write_csv(results: Iterable[AssignmentResult], path: str | os.PathLike = "gr
               course=None, **lookups) -> Path:
     """Write nbgrader's grades CSV for ``results`` to ``path`` (see
     :func:`csv_rows` for ``lookups``); return the path.  An unwritable path is
-    a :class:`~autograder.reports.feedback.ReportError` naming it."""
+    a :class:`~autograder.reports.files.ReportError` naming it."""
     return write_text(path, csv_text(results, course, **lookups))
 
 

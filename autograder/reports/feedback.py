@@ -22,9 +22,9 @@ can be mailed, uploaded to an LMS or opened offline.  A worked solution is
 the instructor's own text and is inserted as given (Markdown is converted
 with ``mistune`` when it is installed, else shown as plain text).
 
-This module also holds the few helpers the other report modules share:
-status labels, safe file names and writing files with errors that name the
-path.
+This module also holds the few presentation helpers the other report
+modules share (status labels, scores, mistake names); writing files and
+:class:`~.files.ReportError` live in :mod:`.files`.
 """
 from __future__ import annotations
 
@@ -36,14 +36,14 @@ from pathlib import Path
 from ..i18n import Message, check_language, msg
 from ..mistakes import known_mistake
 from ..results import AssignmentResult, QuestionResult
+from .files import ensure_dir, safe_component, write_text
 
 __all__ = ["render_feedback", "write_feedback", "feedback_path", "STATUS_LABELS",
-           "status_label", "ReportError", "ensure_dir", "write_text", "safe_component",
-           "fmt_score"]
+           "status_label", "fmt_score"]
 
 
 # ==========================================================================
-# shared helpers (also used by export and stats)
+# shared presentation helpers (also used by export and stats)
 
 #: how each result status is called on a page, in a table, in an export
 STATUS_LABELS: dict[str, Message] = {
@@ -57,15 +57,6 @@ STATUS_LABELS: dict[str, Message] = {
 }
 
 
-class ReportError(OSError):
-    """A report that cannot be written; ``message`` holds both languages
-    (``str(error)`` is Chinese, then English) and names the path."""
-
-    def __init__(self, message: Message):
-        self.message = message
-        super().__init__(message.render("zh+en"))
-
-
 def status_label(status: str) -> Message:
     """The bilingual name of a result status (an unknown one is shown as is)."""
     return STATUS_LABELS.get(status, Message(status, status))
@@ -77,52 +68,6 @@ def fmt_score(x: float) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def safe_component(value: str, what: str) -> str:
-    """``value`` if it can be one path component (no separators, not
-    ``.``/``..``, no surrounding spaces), else ``ValueError`` naming it."""
-    if type(value) is not str or not value or value in (".", "..") or \
-            any(ch in value for ch in ("/", "\\", "\0")) or value != value.strip():
-        raise ValueError(msg(f"{what} {value!r} 不能用作文件名或目录名。",
-                             f"{what} {value!r} cannot be used as a file or folder name")
-                         .render("zh+en"))
-    return value
-
-
-def ensure_dir(path: str | os.PathLike) -> Path:
-    """Create folder ``path`` (with parents); a :class:`ReportError` names it
-    when it cannot be created or written to."""
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReportError(msg(f"无法创建输出目录 {path}：{exc.strerror or exc}",
-                              f"cannot create the output folder {path}: "
-                              f"{exc.strerror or exc}")) from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ReportError(msg(f"输出目录 {path} 不可写。",
-                              f"the output folder {path} is not writable."))
-    return path
-
-
-def write_text(path: str | os.PathLike, content: str | bytes) -> Path:
-    """Write ``content`` (text as UTF-8, or bytes) to ``path`` through a
-    temporary file and a rename, so no reader sees half a file; a
-    :class:`ReportError` names the path on failure."""
-    path = Path(path)
-    ensure_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        raise ReportError(msg(f"无法写入 {path}：{exc.strerror or exc}",
-                              f"cannot write {path}: {exc.strerror or exc}")) from None
-    return path
 
 
 # ==========================================================================
@@ -467,7 +412,7 @@ def write_feedback(result: AssignmentResult, out_dir: str | os.PathLike, course=
                    **render_kwargs) -> Path:
     """Render ``result``'s page (see :func:`render_feedback`) and write it
     to :func:`feedback_path`; return the path.  An unwritable ``out_dir`` is
-    a :class:`ReportError` naming it."""
+    a :class:`~.files.ReportError` naming it."""
     ensure_dir(out_dir)
     page = render_feedback(result, course, **render_kwargs)
     return write_text(feedback_path(out_dir, result, course), page)

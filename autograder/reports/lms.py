@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from ..i18n import msg
-from .feedback import ReportError, write_text
+from .files import ReportError, write_text
 
 __all__ = ["ROSTER_COLUMNS", "read_roster", "lms_table", "LmsTable", "write_lms"]
 

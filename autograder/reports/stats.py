@@ -34,10 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from ..i18n import Message, check_language, msg
-from ..results import AssignmentResult, round_score
+from ..i18n import check_language, msg
 from ..mistakes import mistake_name
-from .feedback import ReportError, ensure_dir, fmt_score, safe_component, write_text
+from ..results import AssignmentResult, round_score
+from .feedback import fmt_score
+from .files import ReportError, ensure_dir, safe_component, write_text
 
 __all__ = ["QuestionStats", "MistakeStats", "AssignmentStats", "compute_stats",
            "attempt_summary", "stats_table", "stats_plots", "cjk_font", "ReportError"]

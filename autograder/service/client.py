@@ -14,7 +14,7 @@ Who the student is, is the token's business (:mod:`.auth`): ``NNGRADE_TOKEN``,
 else the file ``token`` in :func:`config_dir`, else JupyterHub's
 ``JUPYTERHUB_API_TOKEN``.  ``nngrade-student token TOKEN`` stores the
 token; ``nngrade-student course FILE`` the course file, found by
-:func:`installed_course_file` when a notebook is opened outside the course
+:func:`autograder.config.find_course_file` when a notebook is opened outside the course
 folder (the student wheel also carries the course's public ``course.yaml``).
 Only the standard library and NumPy are used.
 """
@@ -29,8 +29,7 @@ from pathlib import Path
 
 from ..i18n import msg
 
-__all__ = ["service_url", "remote", "token", "config_dir", "installed_course_file",
-           "remote_setup", "remote_check", "main"]
+__all__ = ["service_url", "remote", "token", "config_dir", "remote_setup", "remote_check", "main"]
 
 TIMEOUT_S = 120.0
 _MANIFESTS: dict[tuple[str, str], dict] = {}
@@ -39,15 +38,6 @@ _MANIFESTS: dict[tuple[str, str], dict] = {}
 def config_dir() -> Path:
     """``$NNGRADE_CONFIG_DIR``, else ``~/.config/nngrade``."""
     return Path(os.environ.get("NNGRADE_CONFIG_DIR") or Path.home() / ".config" / "nngrade")
-
-
-def installed_course_file() -> Path | None:
-    """The course a student install knows: ``course.yaml`` in
-    :func:`config_dir`, else the one the student wheel carries."""
-    for candidate in (config_dir() / "course.yaml", Path(__file__).with_name("course.yaml")):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def service_url(course) -> str | None:

@@ -31,7 +31,7 @@ def _grid(base: str, rows: int, cols: int) -> sp.Matrix:
     return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{base}_{{{i}{j}}}"))
 
 
-def _xcorr(a: sp.Matrix, w: sp.Matrix, s: int = 1) -> sp.Matrix:
+def xcorr(a: sp.Matrix, w: sp.Matrix, s: int = 1) -> sp.Matrix:
     """Valid cross-correlation ``Σ_{u,v} w_{uv} a_{i·s+u, j·s+v}``."""
     K = w.shape[0]
     OH, OW = (a.shape[0] - K) // s + 1, (a.shape[1] - K) // s + 1
@@ -39,12 +39,12 @@ def _xcorr(a: sp.Matrix, w: sp.Matrix, s: int = 1) -> sp.Matrix:
                                               for u in range(K) for v in range(K)))
 
 
-def _rot180(w: sp.Matrix) -> sp.Matrix:
+def rot180(w: sp.Matrix) -> sp.Matrix:
     K = w.shape[0]
     return sp.Matrix(K, K, lambda u, v: w[K - 1 - u, K - 1 - v])
 
 
-def _pad(d: sp.Matrix, p: int) -> sp.Matrix:
+def pad(d: sp.Matrix, p: int) -> sp.Matrix:
     return sp.Matrix(d.shape[0] + 2 * p, d.shape[1] + 2 * p,
                      lambda i, j: d[i - p, j - p] if p <= i < d.shape[0] + p
                      and p <= j < d.shape[1] + p else 0)
@@ -64,7 +64,7 @@ def conv_backward(H: int = 4, K: int = 2) -> Derivation:
     _fits(H, K)
     O = H - K + 1
     a, w, d, fp = _grid("a", H, H), _grid("w", K, K), _grid(r"\delta", O, O), _grid("f'", H, H)
-    z = _xcorr(a, w)
+    z = xcorr(a, w)
     dA = _chain(d, z, a)
 
     def full_entry(p, q):  # Σ_{u,v} w_{uv} δ_{p−u, q−v}, zero outside the map
@@ -72,7 +72,7 @@ def conv_backward(H: int = 4, K: int = 2) -> Derivation:
                    if 0 <= p - u < O and 0 <= q - v < O)
 
     full = sp.Matrix(H, H, full_entry)
-    via_rot = _xcorr(_pad(d, K - 1), _rot180(w))
+    via_rot = xcorr(pad(d, K - 1), rot180(w))
     delta_prev = fp.multiply_elementwise(via_rot)
     dW = _chain(d, z, w)
     steps = [
@@ -85,7 +85,7 @@ def conv_backward(H: int = 4, K: int = 2) -> Derivation:
         Step(full, "即 Σ_uv w_uv δ_(p−u, q−v)（图外的项为 0）：δ 与卷积核的全卷积。",
              "That is Σ_uv w_uv δ_(p−u, q−v) (terms outside the map are 0): the full "
              "convolution of δ with the kernel.", True, lhs=r"\frac{\partial L}{\partial a^{(l)}}"),
-        Step(_rot180(w), "卷积核旋转 180°。", "The kernel rotated by 180°.",
+        Step(rot180(w), "卷积核旋转 180°。", "The kernel rotated by 180°.",
              lhs=r"\operatorname{rot180}(w)"),
         Step(via_rot, f"等价地：δ 四周补 {K - 1} 圈零，再与 rot180(w) 做有效互相关。",
              f"Equivalently: pad δ with {K - 1} rings of zeros and cross-correlate (valid) with "
@@ -97,7 +97,7 @@ def conv_backward(H: int = 4, K: int = 2) -> Derivation:
         Step(dW, "权重梯度：∂L/∂w_uv = Σ_ij δ_ij ∂z_ij/∂w_uv。",
              "Weight gradient: ∂L/∂w_uv = Σ_ij δ_ij ∂z_ij/∂w_uv.",
              lhs=r"\frac{\partial L}{\partial w}"),
-        Step(_xcorr(a, d), "即 Σ_ij δ_ij a_(i+u, j+v)：a 与 δ 的有效互相关。",
+        Step(xcorr(a, d), "即 Σ_ij δ_ij a_(i+u, j+v)：a 与 δ 的有效互相关。",
              "That is Σ_ij δ_ij a_(i+u, j+v): the valid cross-correlation of a with δ.", True,
              lhs=r"\frac{\partial L}{\partial w}"),
     ]
@@ -109,7 +109,7 @@ def conv_backward(H: int = 4, K: int = 2) -> Derivation:
                "scalar definition, show it is the full convolution of δ^{(l+1)} with the 180°-rotated "
                "kernel, and derive the weight gradient."},
         steps,
-        {"z": z, "dA": full, "delta_prev": delta_prev, "dW": _xcorr(a, d),
+        {"z": z, "dA": full, "delta_prev": delta_prev, "dW": xcorr(a, d),
          "db": sp.Matrix([sum(d)])},
         {"a": a, "w": w, "delta": d, "fprime": fp},
         args={"z": ("a", "w"), "dA": ("delta", "w"), "delta_prev": ("delta", "w", "fprime"),
