@@ -37,6 +37,9 @@ class Limits:
     judge_workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     formula_workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     fn_queue: int = 64                # function checks waiting, all students: more is 503
+    # CPU priority of function checks (nice, 0..19; see .priority): 10 gives
+    # them ~1/10 of a numeric or formula check's weight while both wait
+    fn_nice: int = 10
 
     @property
     def max_body_bytes(self) -> int:
