@@ -201,13 +201,22 @@ class CheckHandler(_Base):
             result = await loop.run_in_executor(pool, state.checker.check, self.student, body)
         self.send_json(result)
 
-    def on_finish(self):
+    def finish(self, chunk=None):
+        # free the student's slot before the reply leaves: their next check
+        # may reach another server process as soon as they have read this one
+        self._release()
+        return super().finish(chunk)
+
+    def _release(self):
         if getattr(self, "_holding", False):
             self._holding = False
             self.state.students.leave(self.student)
 
+    def on_finish(self):
+        self._release()
+
     def on_connection_close(self):
-        self.on_finish()
+        self._release()
 
 
 def make_app(checker: Checker, auth, limits: Limits | None = None,
@@ -301,8 +310,9 @@ def serve(course, *, host: str = "127.0.0.1", port: int = 8765, tokens=None, hub
     sockets = tornado.netutil.bind_sockets(port, host)
     shared = None
     if processes > 1:
-        limits = replace(limits, fn_workers=max(1, limits.fn_workers // processes),
-                         formula_workers=max(1, limits.formula_workers // processes))
+        # at most one sandboxed run per core in all (formula workers stay:
+        # idle processes cost memory only, and a busy one means a fork)
+        limits = replace(limits, fn_workers=max(1, limits.fn_workers // processes))
         shared, parent = state_file(), os.getpid()
 
         def _remove():
