@@ -4,7 +4,8 @@
   minute per student (a token bucket with a burst), one request in flight
   per student, the largest request body, the CPU and wall time of one
   function check, and the worker pools (function checks have their own,
-  so a slow or hostile function never delays a numeric check).
+  so a slow or hostile function never delays a numeric check, and run at
+  the lower CPU priority ``fn_nice``, see :mod:`.priority`).
 * :class:`RateLimiter` — the per-student token bucket.
 * :class:`ServiceError` — a refusal: an HTTP status and a bilingual
   message (``{"error": reason, "zh": …, "en": …, "message": …}``).
