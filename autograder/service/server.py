@@ -46,6 +46,11 @@ log = logging.getLogger("nngrade.serve")
 #: what tornado itself accepts as a declared body length; the service's own
 #: (much smaller) cap answers 413 before reading a byte of the body
 _SERVER_BODY_LIMIT = 1 << 30
+#: connections waiting to be accepted (tornado's default is 128): a class
+#: pressing *check* at the same instant opens one each, and a connection
+#: beyond the backlog is dropped and retried by the client's TCP a second
+#: later (the kernel caps it at ``net.core.somaxconn``)
+BACKLOG = 2048
 
 
 @dataclass
@@ -255,7 +260,7 @@ def _http_server(app) -> tornado.httpserver.HTTPServer:
 def start_in_thread(app, host: str = "127.0.0.1", port: int = 0):
     """Serve ``app`` on a private IOLoop in a daemon thread; returns
     ``(base URL, stop)``. ``port=0``: a free port."""
-    sockets = tornado.netutil.bind_sockets(port, host)
+    sockets = tornado.netutil.bind_sockets(port, host, backlog=BACKLOG)
     port = sockets[0].getsockname()[1]
     ready, holder = threading.Event(), {}
 
@@ -307,7 +312,7 @@ def serve(course, *, host: str = "127.0.0.1", port: int = 8765, tokens=None, hub
     from .auth import HubTokens, TokenFile
     auth = HubTokens() if hub else TokenFile(tokens)    # a bad set-up fails here, once
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    sockets = tornado.netutil.bind_sockets(port, host)
+    sockets = tornado.netutil.bind_sockets(port, host, backlog=BACKLOG)
     shared = None
     if processes > 1:
         # at most one sandboxed run per core in all (formula workers stay:
