@@ -171,6 +171,8 @@ def main() -> None:
                          "first check at a uniform time in [0, think]); 0: everyone at once")
     ap.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                     help="server processes (nngrade serve --processes; default: one per core)")
+    ap.add_argument("--fn-nice", type=int, default=Limits().fn_nice,
+                    help="CPU priority of function checks (nngrade serve --fn-nice)")
     ap.add_argument("--kinds", default=",".join(KINDS),
                     help="the kinds of check each student sends (comma-separated; default all)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "check_service.json")
@@ -185,7 +187,8 @@ def main() -> None:
     tokens = make_tokens(students)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "tokens.json").write_text(json.dumps(tokens))
-        limits = Limits(per_minute=10_000, burst=10_000, fn_queue=10 * a.students)
+        limits = Limits(per_minute=10_000, burst=10_000, fn_queue=10 * a.students,
+                        fn_nice=a.fn_nice)
         ctx = multiprocessing.get_context("fork")        # before any thread of ours exists
         import socket
         with socket.socket() as sock:
@@ -244,7 +247,7 @@ def main() -> None:
         server.join(30)
     total = sum(len(v) for v in times.values())
     result = {"students": a.students, "rounds": a.rounds, "think_s": a.think, "cpus": os.cpu_count(),
-              "processes": a.processes,
+              "processes": a.processes, "fn_nice": a.fn_nice,
               "load_average_before": [round(x, 2) for x in load_before],
               "load_average_after": [round(x, 2) for x in os.getloadavg()],
               "service": {k: percentiles(v) for k, v in times.items()},

@@ -200,7 +200,7 @@ def test_numeric_check_answered_while_function_checks_saturate_the_sandbox(tmp_p
     lim = Limits(per_minute=6000, burst=1000, fn_cpu_seconds=30, fn_wall_seconds=120,
                  fn_workers=2, fn_nice=10)
     app = make_app(Checker(course, lim), TokenFile(tmp_path / "tokens.json"), lim)
-    start_sandbox(app.service_state.fn_pool).result(240)      # as serve() does
+    start_sandbox(app.service_state.fn_pool, lim.fn_nice).result(240)      # as serve() does
     base, stop = start_in_thread(app)
     try:
         fn_body = {"assignment": "A2", "question": "A2.q5", "answers": {}, "cells": [SPIN]}

@@ -36,7 +36,7 @@ import tornado.web
 from .auth import token_of
 from .judging import Checker
 from .limits import Limits, RateLimiter, ServiceError, busy, rate_limited, too_large
-from .priority import lower_this_thread
+from .priority import nice_sandbox
 from .shared import LocalState, SharedState
 
 __all__ = ["make_app", "serve", "start_in_thread", "ServiceState"]
@@ -72,11 +72,7 @@ class ServiceState:
                                                                 self.limits.burst))
         self.judge_pool = self.judge_pool or ThreadPoolExecutor(self.limits.judge_workers,
                                                                 "nngrade-judge")
-        # function checks at a lower CPU priority (their threads, and the
-        # sandbox zygote the first of them starts: see .priority)
-        self.fn_pool = self.fn_pool or ThreadPoolExecutor(
-            self.limits.fn_workers, "nngrade-fn", initializer=lower_this_thread,
-            initargs=(self.limits.fn_nice,))
+        self.fn_pool = self.fn_pool or ThreadPoolExecutor(self.limits.fn_workers, "nngrade-fn")
         self.formula_pool = self.formula_pool or ThreadPoolExecutor(self.limits.formula_workers,
                                                                     "nngrade-formula")
 
@@ -197,7 +193,7 @@ class CheckHandler(_Base):
                            "try again shortly.", 10.0)
             state.fn_waiting += 1
             try:
-                result = await loop.run_in_executor(state.fn_pool, state.checker.check,
+                result = await loop.run_in_executor(state.fn_pool, _function_check, state,
                                                     self.student, body)
             finally:
                 state.fn_waiting -= 1
@@ -246,6 +242,12 @@ def make_app(checker: Checker, auth, limits: Limits | None = None,
     ], default_handler_class=_NotFound, default_handler_args=args)
     app.service_state = state
     return app
+
+
+def _function_check(state: ServiceState, student: str, body: dict) -> dict:
+    """A function check, its sandbox at the lower CPU priority (.priority)."""
+    nice_sandbox(state.limits.fn_nice)
+    return state.checker.check(student, body)
 
 
 class _NotFound(_Base):
@@ -336,7 +338,7 @@ def serve(course, *, host: str = "127.0.0.1", port: int = 8765, tokens=None, hub
         _die_with(parent)
     checker = Checker(course, limits, isolation=isolation)
     app = make_app(checker, auth, limits, prefix, shared=shared)
-    start_sandbox(app.service_state.fn_pool)   # warm, at the function checks' priority
+    start_sandbox(app.service_state.fn_pool, limits.fn_nice)   # warm, niced
 
     async def main():
         server = _http_server(app)
