@@ -422,7 +422,7 @@ def _keep_nice() -> None:
     ``setsid`` puts a run in a scheduler *autogroup* of its own (Linux with
     ``sched_autogroup_enabled``, outside a cpu cgroup), and autogroups
     share the CPU equally whatever their processes' nice values: a zygote
-    started at nice 10 (the check service does, so numeric and formula
+    at nice 10 (the check service renices its own, so numeric and formula
     checks keep the cores during a burst of function checks) would give
     every run a full share again.  Giving the new autogroup the process's
     own nice value keeps the priority it was started with; at nice 0
