@@ -723,7 +723,14 @@ def report(root, assignment, course_opt, out, feedback_dir, language, gradebook_
 @click.option("--max-body-kb", type=int, default=256, show_default=True, help="largest request")
 @click.option("--fn-cpu", type=float, default=10.0, show_default=True,
               help="CPU seconds of one function check")
-def serve(course_opt, host, port, tokens_file, hub, per_minute, max_body_kb, fn_cpu):
+@click.option("--processes", type=click.IntRange(1, 256), default=None,
+              help="server processes sharing the port and the per-student limits "
+                   "[default: one per core]")
+@click.option("--fn-nice", type=click.IntRange(0, 19), default=10, show_default=True,
+              help="CPU priority (nice) of function checks: numeric and formula checks "
+                   "keep the cores during a burst")
+def serve(course_opt, host, port, tokens_file, hub, per_minute, max_body_kb, fn_cpu,
+          processes, fn_nice):
     """Judge students' checks over HTTP, keeping the answers here."""
     from .service.limits import Limits
     from .service.server import serve as run_service
@@ -732,9 +739,10 @@ def serve(course_opt, host, port, tokens_file, hub, per_minute, max_body_kb, fn_
         _fail(_say(course, "请选择 --tokens FILE（独立运行）或 --hub（JupyterHub 服务）之一。",
                    "Choose one of --tokens FILE (standalone) or --hub (JupyterHub service)."))
     limits = Limits(per_minute=per_minute, max_body_kb=max_body_kb, fn_cpu_seconds=fn_cpu,
-                    fn_wall_seconds=max(2 * fn_cpu, 5.0))
+                    fn_wall_seconds=max(2 * fn_cpu, 5.0), fn_nice=fn_nice)
     try:
-        run_service(course, host=host, port=port, tokens=tokens_file, hub=hub, limits=limits)
+        run_service(course, host=host, port=port, tokens=tokens_file, hub=hub, limits=limits,
+                    processes=processes)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

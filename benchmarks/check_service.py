@@ -2,10 +2,10 @@
 
 Run after the README's test set-up::
 
-    python benchmarks/check_service.py [--students 200] [--rounds 1]
+    python benchmarks/check_service.py [--students 200] [--rounds 1] [--think 10] [--processes N]
 
-Starts ``nngrade serve``'s application on 127.0.0.1 (a free port, in a
-process of its own) with one token per simulated student, then lets
+Starts ``nngrade serve`` on 127.0.0.1 (a free port, in a process of its
+own, ``--processes`` server processes: default one per core) with one token per simulated student, then lets
 ``--students`` clients (one thread each, in this process) issue, in a random
 order per student, ``--rounds`` of each kind of check, ``--think`` seconds
 apart on average (exponentially distributed, the first at a uniform time
@@ -52,11 +52,11 @@ from autograder.config import load_course  # noqa: E402
 from autograder.judge import grade_question, part_points, policy_for, variant_of  # noqa: E402
 from autograder.protocol import answers_from_wire, to_wire  # noqa: E402
 from autograder.questions import get_question  # noqa: E402
-from autograder.service.auth import TokenFile, make_tokens  # noqa: E402
+from autograder.service.auth import make_tokens  # noqa: E402
 from autograder.service.codec import encode_answers  # noqa: E402
-from autograder.service.judging import Checker, public_seed  # noqa: E402
+from autograder.service.judging import public_seed  # noqa: E402
 from autograder.service.limits import Limits  # noqa: E402
-from autograder.service.server import make_app, start_in_thread  # noqa: E402
+from autograder.service.server import serve  # noqa: E402
 
 CELLS = [
     "import numpy as np\n"
@@ -121,14 +121,45 @@ def local_times(course, rounds: int = 5) -> dict:
     return out
 
 
-def _serve(tokens_path: str, limits: Limits, ready) -> None:
-    """The service, in a process of its own (as in production: the students'
-    clients do not share its interpreter)."""
+def _serve(tokens_path: str, limits: Limits, port: int, processes: int) -> None:
+    """``nngrade serve`` itself, in a process of its own (as in production:
+    the students' clients do not share its interpreter)."""
     course = load_course(ROOT / "course.yaml")
-    app = make_app(Checker(course, limits), TokenFile(Path(tokens_path)), limits)
-    base, _stop = start_in_thread(app)
-    ready.put(base)
-    threading.Event().wait()
+    serve(course, port=port, tokens=tokens_path, limits=limits, processes=processes)
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and its live descendants, with the children
+    each has reaped (the sandbox's supervisors and children, forked formula
+    checks): what the service has spent."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stats[int(d)] = open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(stats[int(d)][1]), []).append(int(d))
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        if p in stats:
+            total += sum(int(x) for x in stats[p][11:15])
+        todo.extend(children.get(p, []))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_healthy(base: str, server, timeout: float = 300) -> None:
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(base + "/v1/health", timeout=5).read()
+            return
+        except OSError:
+            if not server.is_alive() or time.monotonic() > end:
+                raise SystemExit("the service did not start") from None
+            time.sleep(0.3)
 
 
 def main() -> None:
@@ -138,8 +169,17 @@ def main() -> None:
     ap.add_argument("--think", type=float, default=10.0,
                     help="mean seconds between one student's checks (exponential; the "
                          "first check at a uniform time in [0, think]); 0: everyone at once")
+    ap.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                    help="server processes (nngrade serve --processes; default: one per core)")
+    ap.add_argument("--fn-nice", type=int, default=Limits().fn_nice,
+                    help="CPU priority of function checks (nngrade serve --fn-nice)")
+    ap.add_argument("--kinds", default=",".join(KINDS),
+                    help="the kinds of check each student sends (comma-separated; default all)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "check_service.json")
     a = ap.parse_args()
+    kinds = [k for k in a.kinds.split(",") if k]
+    if not kinds or any(k not in KINDS for k in kinds):
+        ap.error(f"--kinds: some of {', '.join(KINDS)}")
     load_before = os.getloadavg()
     import multiprocessing
     course = load_course(ROOT / "course.yaml")
@@ -147,24 +187,30 @@ def main() -> None:
     tokens = make_tokens(students)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "tokens.json").write_text(json.dumps(tokens))
-        limits = Limits(per_minute=10_000, burst=10_000, fn_queue=10 * a.students)
+        limits = Limits(per_minute=10_000, burst=10_000, fn_queue=10 * a.students,
+                        fn_nice=a.fn_nice)
         ctx = multiprocessing.get_context("fork")        # before any thread of ours exists
-        ready = ctx.Queue()
-        server = ctx.Process(target=_serve, args=(str(Path(tmp) / "tokens.json"), limits, ready),
-                             daemon=True)
+        import socket
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = ctx.Process(target=_serve, args=(str(Path(tmp) / "tokens.json"), limits, port,
+                                                  a.processes), daemon=True)
         server.start()
-        base = ready.get(timeout=300)
+        base = f"http://127.0.0.1:{port}"
+        _wait_healthy(base, server)
         bodies = {(s, k): json.dumps(request_body(course, k, s)).encode() for s in students for k in KINDS}
-        for kind in KINDS:                       # the zygote and formula workers start once
-            warm = urllib.request.Request(base + "/v1/check", data=bodies[(students[0], kind)],
-                                          headers={"Authorization": f"token {tokens[students[0]]}"})
-            urllib.request.urlopen(warm, timeout=600).read()
-        times: dict[str, list[float]] = {k: [] for k in KINDS}
+        for _ in range(2 * a.processes):         # every process's zygote and formula workers warm
+            for kind in KINDS:
+                warm = urllib.request.Request(base + "/v1/check", data=bodies[(students[0], kind)],
+                                              headers={"Authorization": f"token {tokens[students[0]]}"})
+                urllib.request.urlopen(warm, timeout=600).read()
+        times: dict[str, list[float]] = {k: [] for k in kinds}
         failures: list[str] = []
         lock, start = threading.Lock(), threading.Barrier(a.students)
 
         def student(s: str) -> None:
-            plan = [k for _ in range(a.rounds) for k in KINDS]
+            plan = [k for _ in range(a.rounds) for k in kinds]
             rng = random.Random(s)
             rng.shuffle(plan)
             start.wait()
@@ -189,20 +235,25 @@ def main() -> None:
                         failures.append(why)
 
         threads = [threading.Thread(target=student, args=(s,)) for s in students]
+        cpu0, mine0 = tree_cpu(server.pid), time.process_time()
         t0 = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
+        service_cpu, client_cpu = tree_cpu(server.pid) - cpu0, time.process_time() - mine0
         server.terminate()
         server.join(30)
     total = sum(len(v) for v in times.values())
     result = {"students": a.students, "rounds": a.rounds, "think_s": a.think, "cpus": os.cpu_count(),
+              "processes": a.processes, "fn_nice": a.fn_nice,
               "load_average_before": [round(x, 2) for x in load_before],
               "load_average_after": [round(x, 2) for x in os.getloadavg()],
               "service": {k: percentiles(v) for k, v in times.items()},
               "checks_per_second": round(total / wall, 2), "wall_s": round(wall, 2),
+              # CPU the service (all its processes) and this client spent on the run
+              "service_cpu_s": round(service_cpu, 2), "client_cpu_s": round(client_cpu, 2),
               "failures": len(failures), "failure_examples": failures[:5],
               "local_in_one_process": local_times(course)}
     a.out.parent.mkdir(parents=True, exist_ok=True)

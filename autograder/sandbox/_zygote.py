@@ -312,6 +312,7 @@ def supervise(fds) -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.setsid()
+    _keep_nice()
 
     def status(msg: dict) -> None:
         try:
@@ -413,6 +414,25 @@ def supervise(fds) -> None:
     else:
         report["code"] = os.WEXITSTATUS(wstatus)
     status(report)
+
+
+def _keep_nice() -> None:
+    """Keep the supervisor's inherited CPU priority in its new session.
+
+    ``setsid`` puts a run in a scheduler *autogroup* of its own (Linux with
+    ``sched_autogroup_enabled``, outside a cpu cgroup), and autogroups
+    share the CPU equally whatever their processes' nice values: a zygote
+    at nice 10 (the check service renices its own, so numeric and formula
+    checks keep the cores during a burst of function checks) would give
+    every run a full share again.  Giving the new autogroup the process's
+    own nice value keeps the priority it was started with; at nice 0
+    (``nngrade grade``) nothing changes."""
+    try:
+        nice = os.getpriority(os.PRIO_PROCESS, 0)
+        if nice > 0:
+            _write("/proc/self/autogroup", str(min(nice, 19)))
+    except OSError:
+        pass
 
 
 def _enter_run_group(limits: dict, iso: dict) -> cgroups.Group | None:

@@ -4,7 +4,8 @@
   minute per student (a token bucket with a burst), one request in flight
   per student, the largest request body, the CPU and wall time of one
   function check, and the worker pools (function checks have their own,
-  so a slow or hostile function never delays a numeric check).
+  so a slow or hostile function never delays a numeric check, and run at
+  the lower CPU priority ``fn_nice``, see :mod:`.priority`).
 * :class:`RateLimiter` — the per-student token bucket.
 * :class:`ServiceError` — a refusal: an HTTP status and a bilingual
   message (``{"error": reason, "zh": …, "en": …, "message": …}``).
@@ -37,6 +38,9 @@ class Limits:
     judge_workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     formula_workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     fn_queue: int = 64                # function checks waiting, all students: more is 503
+    # CPU priority of function checks (nice, 0..19; see .priority): 10 gives
+    # them ~1/10 of a numeric or formula check's weight while both wait
+    fn_nice: int = 10
 
     @property
     def max_body_bytes(self) -> int:

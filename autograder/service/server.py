@@ -8,7 +8,12 @@ three bounded thread pools — numeric, formula (SymPy, in warm worker
 processes killed and replaced at the time limit, see
 :mod:`autograder.formula_pool`) and function checks (in the sandbox, in separate
 processes, under a CPU cap) — so a flood of slow formula or function
-checks never delays a numeric one.
+checks never waits in a numeric check's queue; function checks also run at
+a lower CPU priority (:mod:`.priority`), so they do not take the cores from
+numeric and formula checks either.  ``processes=N`` serves from ``N``
+processes sharing the listening socket (one core each for parsing and
+judging; one GIL is one core), their per-student rate and in-flight limits
+in one shared file (:mod:`.shared`).
 
 :func:`make_app` builds the application, :func:`serve` runs it until
 interrupted (standalone or as a JupyterHub service), :func:`start_in_thread`
@@ -22,7 +27,7 @@ import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import tornado.httpserver
 import tornado.netutil
@@ -31,6 +36,8 @@ import tornado.web
 from .auth import token_of
 from .judging import Checker
 from .limits import Limits, RateLimiter, ServiceError, busy, rate_limited, too_large
+from .priority import nice_sandbox
+from .shared import LocalState, SharedState
 
 __all__ = ["make_app", "serve", "start_in_thread", "ServiceState"]
 
@@ -39,6 +46,11 @@ log = logging.getLogger("nngrade.serve")
 #: what tornado itself accepts as a declared body length; the service's own
 #: (much smaller) cap answers 413 before reading a byte of the body
 _SERVER_BODY_LIMIT = 1 << 30
+#: connections waiting to be accepted (tornado's default is 128): a class
+#: pressing *check* at the same instant opens one each, and a connection
+#: beyond the backlog is dropped and retried by the client's TCP a second
+#: later (the kernel caps it at ``net.core.somaxconn``)
+BACKLOG = 2048
 
 
 @dataclass
@@ -47,15 +59,17 @@ class ServiceState:
     auth: object                                   # .student(token) -> awaitable str | None
     limits: Limits
     language: str = "zh+en"
-    rate: RateLimiter = None
+    #: per-student rate and in-flight limits (.take/.enter/.leave): in memory,
+    #: or a :class:`~.shared.SharedState` shared by the server's processes
+    students: object = None
     judge_pool: ThreadPoolExecutor = None
     fn_pool: ThreadPoolExecutor = None
     formula_pool: ThreadPoolExecutor = None
-    in_flight: set = field(default_factory=set)
     fn_waiting: int = 0
 
     def __post_init__(self):
-        self.rate = self.rate or RateLimiter(self.limits.per_minute, self.limits.burst)
+        self.students = self.students or LocalState(RateLimiter(self.limits.per_minute,
+                                                                self.limits.burst))
         self.judge_pool = self.judge_pool or ThreadPoolExecutor(self.limits.judge_workers,
                                                                 "nngrade-judge")
         self.fn_pool = self.fn_pool or ThreadPoolExecutor(self.limits.fn_workers, "nngrade-fn")
@@ -116,7 +130,7 @@ class _Base(tornado.web.RequestHandler):
         return student
 
     def take_rate(self, student: str) -> None:
-        wait = self.state.rate.take(student)
+        wait = self.state.students.take(student)
         if wait > 0:
             raise rate_limited(wait)
 
@@ -148,10 +162,9 @@ class CheckHandler(_Base):
             raise too_large(cap)
         student = await self.authenticate()
         self.take_rate(student)
-        if student in self.state.in_flight:
+        if not self.state.students.enter(student):
             raise busy("in_flight", "你的上一个检查还在进行中，请等它完成。",
                        "Your previous check is still running; wait for it to finish.", 2.0)
-        self.state.in_flight.add(student)
         self._holding = True
 
     def data_received(self, chunk: bytes):
@@ -180,7 +193,7 @@ class CheckHandler(_Base):
                            "try again shortly.", 10.0)
             state.fn_waiting += 1
             try:
-                result = await loop.run_in_executor(state.fn_pool, state.checker.check,
+                result = await loop.run_in_executor(state.fn_pool, _function_check, state,
                                                     self.student, body)
             finally:
                 state.fn_waiting -= 1
@@ -189,23 +202,37 @@ class CheckHandler(_Base):
             result = await loop.run_in_executor(pool, state.checker.check, self.student, body)
         self.send_json(result)
 
-    def on_finish(self):
+    def finish(self, chunk=None):
+        # free the student's slot before the reply leaves: their next check
+        # may reach another server process as soon as they have read this one
+        self._release()
+        return super().finish(chunk)
+
+    def _release(self):
         if getattr(self, "_holding", False):
-            self.state.in_flight.discard(self.student)
             self._holding = False
+            self.state.students.leave(self.student)
+
+    def on_finish(self):
+        self._release()
 
     def on_connection_close(self):
-        self.on_finish()
+        self._release()
 
 
 def make_app(checker: Checker, auth, limits: Limits | None = None,
-             prefix: str = "/") -> tornado.web.Application:
+             prefix: str = "/", shared: str | None = None) -> tornado.web.Application:
     """The tornado application under URL ``prefix`` (a hub service's
-    ``JUPYTERHUB_SERVICE_PREFIX``)."""
+    ``JUPYTERHUB_SERVICE_PREFIX``).  ``shared``: the file of per-student
+    limits shared with the other server processes (:mod:`.shared`);
+    ``None``: this process's memory."""
     from ..formula_pool import use_workers
     limits = limits or checker.limits
     use_workers(limits.formula_workers)    # warm formula workers, one per formula thread
-    state = ServiceState(checker, auth, limits, language=checker.course.language)
+    students = None if shared is None else SharedState(shared, limits.per_minute, limits.burst,
+                                                       stale_after=2 * limits.fn_wall_seconds + 60)
+    state = ServiceState(checker, auth, limits, language=checker.course.language,
+                         students=students)
     prefix = "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"
     args = {"state": state}
     app = tornado.web.Application([
@@ -215,6 +242,12 @@ def make_app(checker: Checker, auth, limits: Limits | None = None,
     ], default_handler_class=_NotFound, default_handler_args=args)
     app.service_state = state
     return app
+
+
+def _function_check(state: ServiceState, student: str, body: dict) -> dict:
+    """A function check, its sandbox at the lower CPU priority (.priority)."""
+    nice_sandbox(state.limits.fn_nice)
+    return state.checker.check(student, body)
 
 
 class _NotFound(_Base):
@@ -229,7 +262,7 @@ def _http_server(app) -> tornado.httpserver.HTTPServer:
 def start_in_thread(app, host: str = "127.0.0.1", port: int = 0):
     """Serve ``app`` on a private IOLoop in a daemon thread; returns
     ``(base URL, stop)``. ``port=0``: a free port."""
-    sockets = tornado.netutil.bind_sockets(port, host)
+    sockets = tornado.netutil.bind_sockets(port, host, backlog=BACKLOG)
     port = sockets[0].getsockname()[1]
     ready, holder = threading.Event(), {}
 
@@ -255,32 +288,76 @@ def start_in_thread(app, host: str = "127.0.0.1", port: int = 0):
 
 
 def serve(course, *, host: str = "127.0.0.1", port: int = 8765, tokens=None, hub: bool = False,
-          limits: Limits | None = None, isolation: str = "auto") -> None:
+          limits: Limits | None = None, isolation: str = "auto",
+          processes: int | None = None) -> None:
     """Run the service until interrupted.  ``tokens``: the token file
     (standalone); ``hub``: authenticate with JupyterHub (prefix, port and
-    token from the service environment the hub sets)."""
+    token from the service environment the hub sets).  ``processes``: server
+    processes sharing the port (default: one per core), their per-student
+    limits shared (:mod:`.shared`), the function-check and formula workers
+    divided between them (at most one sandboxed run per core in all)."""
     from urllib.parse import urlparse
 
-    from .auth import HubTokens, TokenFile
+    import tornado.process
+
+    from .priority import start_sandbox
+    from .shared import state_file
     limits = limits or Limits()
-    checker = Checker(course, limits, isolation=isolation)
+    processes = max(1, int(processes or os.cpu_count() or 1))
     prefix = "/"
     if hub:
-        auth = HubTokens()
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
         url = os.environ.get("JUPYTERHUB_SERVICE_URL")
         if url:
             parsed = urlparse(url)
             host, port = parsed.hostname or host, parsed.port or port
-    else:
-        auth = TokenFile(tokens)
-    app = make_app(checker, auth, limits, prefix)
+    from .auth import HubTokens, TokenFile
+    auth = HubTokens() if hub else TokenFile(tokens)    # a bad set-up fails here, once
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    sockets = tornado.netutil.bind_sockets(port, host, backlog=BACKLOG)
+    shared = None
+    if processes > 1:
+        # at most one sandboxed run per core in all (formula workers stay:
+        # idle processes cost memory only, and a busy one means a fork)
+        limits = replace(limits, fn_workers=max(1, limits.fn_workers // processes))
+        shared, parent = state_file(), os.getpid()
+
+        def _remove():
+            if os.getpid() == parent:
+                for suffix in ("", "-wal", "-shm"):
+                    try:
+                        os.unlink(shared + suffix)
+                    except OSError:
+                        pass
+        import atexit
+        atexit.register(_remove)
+        log.info("check service: %d processes on http://%s:%s%s", processes, host, port, prefix)
+        # the parent stays here, restarting a process that dies; each child
+        # returns and serves (no thread of ours exists yet: safe to fork)
+        tornado.process.fork_processes(processes, max_restarts=100)
+        _die_with(parent)
+    checker = Checker(course, limits, isolation=isolation)
+    app = make_app(checker, auth, limits, prefix, shared=shared)
+    start_sandbox(app.service_state.fn_pool, limits.fn_nice)   # warm, niced
 
     async def main():
         server = _http_server(app)
-        server.listen(port, host)
-        log.info("check service on http://%s:%s%s", host, port, prefix)
+        server.add_sockets(sockets)
+        log.info("check service on http://%s:%s%s (process %d)", host, port, prefix, os.getpid())
         await asyncio.Event().wait()
 
     asyncio.run(main())
+
+
+def _die_with(parent: int) -> None:
+    """A server process ends with the parent that forked it (``SIGTERM``
+    on its death, Linux's parent-death signal): stopping ``nngrade serve``
+    stops every process."""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(0)
