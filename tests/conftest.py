@@ -31,7 +31,8 @@ def _course_question_folders_stay_in_their_module():
 #: start servers: seconds each
 SLOW_FILES = {"test_notebooks.py", "test_reference_isolation.py", "test_hostile_class.py",
               "test_grading_faults.py", "test_audit.py", "test_cli.py", "test_term.py",
-              "test_check_service.py", "test_adversarial_notebooks.py",
+              "test_check_service.py", "test_check_service_scale.py",
+              "test_adversarial_notebooks.py",
               "test_gradebook_postgres.py", "test_formgrader.py", "test_gradebook_truth.py",
               "test_sandbox.py", "test_sandbox_cgroups.py", "test_cgroups.py",
               "test_lms_gradescope.py", "test_course_questions.py",
