@@ -88,9 +88,10 @@ What is enforced (Linux; measured on this project's VM, kernel 6.x)
   ``OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1``; a clean environment (only
   ``PATH``, ``HOME``, ``TMPDIR``, locale, thread counts, matplotlib's Agg
   backend and ``NNGRADE_STUDENT``, ``NNGRADE_MODE=collect``,
-  ``NNGRADE_COURSE`` = a copy of ``course.yaml`` in the scratch directory;
-  the student's variant parameters, computed by the grader, come with the
-  request (:func:`autograder.notebook.grading_context`), so that
+  ``NNGRADE_COURSE`` = a copy of ``course.yaml`` in the scratch directory,
+  which the runtime does not parse: the student's variant parameters and
+  the course's language and assignments, computed by the grader, come with
+  the request's context (:func:`autograder.notebook.grading_context`), so that
   ``variants.secret_env`` works without the secret or the grading seed
   entering the child).
 * **Nothing outlives the grader**: pool workers and zygotes carry a
