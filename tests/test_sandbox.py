@@ -248,6 +248,19 @@ def test_child_sets_up_from_its_context_without_course_yaml(course, tmp_path):
     assert got.score == got.max_score
 
 
+def test_grade_one_computes_the_variant_once(course, tmp_path, monkeypatch):
+    """plan → sandbox → judge → annotate draws the student's variant once:
+    the plans, the child's context and the judge share it."""
+    import autograder.judge as judge
+    nb = a4_notebook(course, "gina")
+    calls = []
+    real = judge.variant_of
+    monkeypatch.setattr(judge, "variant_of", lambda *a: calls.append(a) or real(*a))
+    result, _ = _grade(course, tmp_path, nb, "gina")
+    assert result.score == result.max_score
+    assert calls == [(course, "A4", "gina")]
+
+
 def test_sandbox_matches_in_process_judging(course, tmp_path):
     """Judging the sandbox's answers equals judging the same answers directly."""
     nb = a4_notebook(course, "dave", replace={"q2": "q2_dW2 = np.array([[0.5, 0.5]])"})
