@@ -1,7 +1,10 @@
-"""One attempt: hand the zygote the request (a sealed memfd) and the
-pipes, read the child's frames and the supervisor's report until the
-deadline (:func:`run_attempt`), and say why an attempt that did not finish
-ended (:func:`cause`)."""
+"""The attempts of one run.  :func:`run_attempts` repeats the run
+without the cell or function part the last attempt lost (a crash, a
+timeout, a broken protocol) until one finishes or twice the wall limit is
+spent; :func:`run_attempt` is one attempt: hand the zygote the request (a
+sealed memfd) and the pipes, read the child's frames and the supervisor's
+report until the deadline; :func:`cause` says why an attempt that did not
+finish ended."""
 from __future__ import annotations
 
 import fcntl
