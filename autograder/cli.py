@@ -243,7 +243,7 @@ def release(assignments, course_opt, solutions, out, language):
               show_default=True, help="variants to check (a student id; 'lecture' = the lecture's numbers)")
 def validate(assignments, course_opt, solutions, students):
     """Grade every reference solution in the sandbox: each must earn full marks."""
-    from .sandbox import grade_notebook
+    from .grading import grade_one
     course, path = _load(course_opt)
     sol = Path(solutions or path.parent / "solutions")
     aids = [_assignment(course, a) for a in assignments or course.assignments]
@@ -255,7 +255,7 @@ def validate(assignments, course_opt, solutions, students):
             bad += 1
             continue
         for student in students:
-            r = grade_notebook(course, aid, nb, None if student == "lecture" else student)
+            r = grade_one(course, aid, nb, None if student == "lecture" else student)
             ok = r.score == r.max_score
             bad += not ok
             click.echo(f"{'✓' if ok else '✗'} {aid} [{student}] {r.score:g} / {r.max_score:g}")

@@ -151,7 +151,7 @@ def run(root: str | os.PathLike) -> int:
     ``results/results.json``.  Returns the exit status (0 graded, 1 not)."""
     from .config import load_course
     from .reports.export import write_gradescope
-    from .sandbox import grade_notebook
+    from .grading import grade_one
     root = Path(root)
     base = root / "source" / "course"
     conf = json.loads((base / "gradescope.json").read_text(encoding="utf-8"))
@@ -169,8 +169,8 @@ def run(root: str | os.PathLike) -> int:
                                       ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(text, file=sys.stderr)
         return 1
-    result = grade_notebook(course, aid, path, student,
-                            source_notebook=base / "release" / aid / notebook_name)
+    result = grade_one(course, aid, path, student,
+                       source_notebook=base / "release" / aid / notebook_name)
     write_gradescope(result, results, course)
     print(f"{aid} {student}: {result.score:g} / {result.max_score:g}")
     return 0

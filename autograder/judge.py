@@ -350,11 +350,13 @@ def variant_of(course, assignment: str, student_id: str | None) -> tuple[dict, i
 
 
 def grade_submission(course, assignment: str, answers: dict, student_id: str | None,
-                     runner=None) -> AssignmentResult:
+                     runner=None, variant: tuple[dict, int] | None = None) -> AssignmentResult:
     """Judge one student's answers with everything ``course.yaml`` decides:
-    their variant, points, tolerances, shape and ECF policies."""
+    their variant, points, tolerances, shape and ECF policies.
+    ``variant``: ``(params, seed)`` when the caller has computed
+    :func:`variant_of` already (the grading pipeline does, once)."""
     from .questions import questions_of
-    params, seed = variant_of(course, assignment, student_id)
+    params, seed = variant if variant is not None else variant_of(course, assignment, student_id)
     result = AssignmentResult(assignment=assignment, student=student_id or "",
                               variant_seed=seed)
     references = _reference_memo(params)

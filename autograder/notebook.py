@@ -131,13 +131,28 @@ def _autograded_owner(assignment: str) -> str:
 
 
 def grading_context(assignment: str, student: str, params: dict,
-                    public_seed: int | None = None) -> None:
+                    public_seed: int | None = None, course: dict | None = None) -> None:
     """Called by the grader's sandboxed child before the notebook runs: the
     student's variant parameters and public seed (the demo data's; not the
-    hidden inputs'), computed by the (trusted) grader."""
+    hidden inputs'), and the ``course`` facts a graded session needs
+    (``{"language", "assignments"}``), all computed by the (trusted) grader."""
     global _GRADING
     _GRADING = {"assignment": assignment, "student": student, "params": params,
-                "public_seed": public_seed}
+                "public_seed": public_seed, "course": course}
+
+
+@dataclass
+class _GradedCourse:
+    """What a session under the grader knows of the course (from the
+    grader, not from ``course.yaml``): its language and assignment ids."""
+    language: str
+    assignments: list
+
+    def assignment(self, assignment_id: str) -> str:
+        if assignment_id not in self.assignments:
+            raise KeyError(f"no assignment {assignment_id!r} in course.yaml "
+                           f"(assignments: {', '.join(self.assignments)})")
+        return assignment_id
 
 
 def _collect_setup(assignment: str) -> Session:
@@ -146,9 +161,10 @@ def _collect_setup(assignment: str) -> Session:
     demo data), nothing printed."""
     global _SESSION
     import copy
-    course = find_course()
-    course.assignment(assignment)                 # a clear error for an unknown id
     given = _GRADING or {}
+    # the course facts the grader handed over: the child never parses course.yaml
+    course = _GradedCourse(**given["course"]) if given.get("course") else find_course()
+    course.assignment(assignment)                 # a clear error for an unknown id
     mine = given.get("assignment") == assignment
     params = copy.deepcopy(given.get("params", {})) if mine else {}
     public = given.get("public_seed") if mine else None

@@ -49,12 +49,12 @@ def grade_job(course_path: str, assignment: str, notebook_path: str, student: st
     """Grade one submission in a sandbox; the AssignmentResult as JSON.
     Paths must be absolute (a worker's folder is not the client's); one the
     worker cannot read raises :class:`WorkerSetupError` naming the host."""
-    from .sandbox import grade_notebook
+    from .grading import grade_one
     _check_visible(("course.yaml", course_path), ("notebook", notebook_path),
                    ("released notebook", source_notebook))
     course = _course(course_path, os.stat(course_path).st_mtime_ns)
-    result = grade_notebook(course, assignment, Path(notebook_path), student,
-                            source_notebook=Path(source_notebook) if source_notebook else None)
+    result = grade_one(course, assignment, Path(notebook_path), student,
+                       source_notebook=Path(source_notebook) if source_notebook else None)
     return result.to_json()
 
 
@@ -316,9 +316,9 @@ def grade_class(course, course_path: str | os.PathLike, assignment: str,
         # notebook and the assignment's questions use (not SymPy or a
         # plotting library for an assignment without)
         from .questions import MODULES
-        from .sandbox import runner
-        imports = runner.notebook_imports(source_notebook) if source_notebook else None
-        runner.start_shared_zygote(None if imports is None else imports + [
+        from .sandbox import client
+        imports = client.notebook_imports(source_notebook) if source_notebook else None
+        client.start_shared_zygote(None if imports is None else imports + [
             f"autograder.questions.{m}" for m in MODULES.get(assignment, ())])
     writer = _GradebookWriter(gradebook_url, course, run, store, assignment, catch_up,
                               released=source_notebook)
@@ -477,10 +477,10 @@ def _pool_context():
     import again)."""
     import threading
     if sys.platform.startswith("linux") and threading.active_count() == 1:
-        from . import judge, questions, sandbox  # noqa: F401 — imported before the fork
+        from . import grading, judge, questions, sandbox  # noqa: F401 — imported before the fork
         return get_context("fork")
     context = get_context("forkserver")
-    context.set_forkserver_preload(["__main__", "autograder.pipeline", "autograder.sandbox",
+    context.set_forkserver_preload(["__main__", "autograder.pipeline", "autograder.sandbox", "autograder.grading",
                                     "autograder.judge", "autograder.questions"])
     return context
 
@@ -492,8 +492,8 @@ def _run_pool(todo, args, job, finish, n_workers: int, ready, check=lambda: None
     if job is grade_job:
         # one sandbox zygote for the whole pool, started now (it warms up
         # while the fork server does); workers attach to it
-        from .sandbox import runner
-        initializer, initargs = runner.attach, (runner.start_shared_zygote().control,)
+        from .sandbox import client
+        initializer, initargs = client.attach, (client.start_shared_zygote().control,)
     pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=_pool_context(),
                                initializer=initializer, initargs=initargs)
     try:

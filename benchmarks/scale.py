@@ -137,7 +137,8 @@ def replay_job(course_path, assignment, notebook_path, student, source_notebook)
 
 def make_templates(course, course_path: Path, name: str, work: Path) -> Path:
     """Grade one submission of each kind in the sandbox; their JSON by kind."""
-    from autograder.sandbox import grade_notebook, shutdown
+    from autograder.grading import grade_notebook
+    from autograder.sandbox import shutdown
     root = work / "templates"
     make_class(root, len(MIX), name)
     out = {}

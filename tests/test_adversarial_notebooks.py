@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from autograder.config import load_course
-from autograder.sandbox import grade_notebook
+from autograder.grading import grade_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(ROOT / "course.yaml")

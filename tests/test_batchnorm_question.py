@@ -67,7 +67,7 @@ def test_committed_notebook_is_the_generated_one():
     (("x.var(axis=0) + eps)\n", "x.var(axis=0, ddof=1) + eps)\n"), 0.0,
      "bn_variance_inconsistent")])
 def test_bn_notebook_graded_in_sandbox(tmp_path, edit, score, mistake):
-    from autograder.sandbox.grading import grade_notebook
+    from autograder.grading import grade_notebook
     course = load_course(EXAMPLE / "course.yaml")
     nb = nbformat.read(EXAMPLE / "solutions" / course.assignment("A10").notebook, 4)
     if edit:

@@ -123,7 +123,7 @@ def test_missing_question_folder_is_named(tmp_path):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
 def test_external_question_graded_in_sandbox_and_hidden_from_child(tmp_path):
-    from autograder.sandbox.grading import grade_notebook
+    from autograder.grading import grade_notebook
     path = make_course(tmp_path / "c")
     course = load_course(path)
     module_file = Path(course.questions_dir) / "a10.py"

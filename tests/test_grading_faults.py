@@ -341,7 +341,7 @@ def test_stale_scratch_sweep_keeps_live_runs(tmp_path):
     """The sweep removes ``sub-<pid>-*`` of dead processes only: a run still
     going (another grader on the same machine) keeps its scratch directory,
     and names the sweep does not recognise are left alone."""
-    from autograder.sandbox import runner
+    from autograder.sandbox import run as runner
 
     dead = subprocess.Popen(["true"])
     dead.wait()

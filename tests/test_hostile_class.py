@@ -22,7 +22,8 @@ import yaml
 
 from autograder.config import load_course
 from autograder.pipeline import grade_class
-from autograder.sandbox import runner
+from autograder.protocol import answer_names
+from autograder.sandbox import frames as sandbox_frames
 from autograder.sandbox.cells import load_notebook, prepare_cells
 from autograder.submissions import ResultStore, discover
 
@@ -134,10 +135,9 @@ def test_result_that_cannot_be_stored_costs_only_its_student(tmp_path):
     assert "b could not be stored" in b.details["error"]
 
 
-def _attempt(frames):
-    att = runner._Attempt()
-    att.frames = [(h, []) for h in frames]
-    return att
+def _digest(frames, runnable):
+    return sandbox_frames.digest([(h, []) for h in frames], [c.index for c in runnable], {},
+                                 answer_names(AID))
 
 
 @pytest.mark.parametrize("bad", [
@@ -154,29 +154,25 @@ def test_forged_frame_fields_break_the_protocol_only(bad):
     nb = _solution()
     cells, _ = prepare_cells(load_notebook(nb.dict() if hasattr(nb, "dict") else nb), AID)
     runnable = [c for c in cells if c.run]
-    records = {c.index: runner.CellRecord(c.index, c.grade_id, c.question, c.origin)
-               for c in cells}
     first = runnable[0].index
     bad = dict(bad, i=first)
     frames = [{"ev": "setup"}, {"ev": "cell_start", "i": first}, bad]
-    st = runner._digest(_attempt(frames), runnable, {}, AID, records)
+    st = _digest(frames, runnable)
     if isinstance(bad.get("seconds", 0), (int, float)) and 0 <= bad.get("seconds", 0) <= 1e6 \
             and bad.get("seconds") == bad.get("seconds"):
-        assert st["violation"] is None                # (the refused list is only filtered)
+        assert st.violation is None                   # (the refused list is only filtered)
     else:
-        assert st["violation"] and "protocol" in st["violation"]
-        assert st["cell"] == first
+        assert st.violation and "protocol" in st.violation
+        assert st.cell == first
 
 
 def test_bool_cell_index_is_a_violation():
     nb = _solution()
     cells, _ = prepare_cells(load_notebook(dict(nb)), AID)
     runnable = [c for c in cells if c.run]
-    records = {c.index: runner.CellRecord(c.index, c.grade_id, c.question, c.origin)
-               for c in cells}
     frames = [{"ev": "setup"}, {"ev": "cell_start", "i": True}]
-    st = runner._digest(_attempt(frames), runnable, {}, AID, records)
-    assert st["violation"]
+    st = _digest(frames, runnable)
+    assert st.violation
 
 
 def test_forged_overflowing_duration_from_a_cell(tmp_path):

@@ -173,7 +173,7 @@ def test_other_student_id_types_are_refused_loudly(course_env, bad):
 # -- one way of splitting points -------------------------------------------------------------------
 
 def test_all_zero_results_split_points_as_the_judge_does():
-    from autograder.sandbox.grading import _all_zero
+    from autograder.grading import all_zero as _all_zero
     result = _all_zero(COURSE, "A8", "s1", "无", "none", "error", {})
     for qid in ("A8.q1", "A8.q7"):
         q = get_question(qid)

@@ -132,7 +132,7 @@ def test_nbgrader_validate_passes_on_solutions(aid, tmp_path):
 
 
 def _toolkit_result(aid: str, folder: str, student: str):
-    from autograder.sandbox import grade_notebook
+    from autograder.grading import grade_notebook
     return grade_notebook(COURSE, aid, _nb(folder, aid), student,
                           source_notebook=_nb("exercises", aid))
 

@@ -24,7 +24,7 @@ import pytest
 
 from autograder.config import load_course
 from autograder.questions import questions_of
-from autograder.sandbox import grade_notebook
+from autograder.grading import grade_notebook
 from autograder.sandbox.allowlist import (RUNTIME, allowed_modules, cell_imports,
                                           is_allowed, package_files)
 
@@ -241,11 +241,13 @@ def test_child_gets_no_seed():
     """The child gets the public seed (the given cells' demo data, the same
     as the student's own session) and never the hidden inputs' seed."""
     from autograder.judge import variant_of
-    from autograder.sandbox.runner import _child_context
+    from autograder.grading.plan import child_context
     from autograder.variants import variant_seed
-    ctx = _child_context(COURSE, "A7", "alice")
-    assert set(ctx) == {"modules", "params", "answer_names", "kinds", "public_seed"}
-    _params, seed = variant_of(COURSE, "A7", "alice")
+    params, seed = variant_of(COURSE, "A7", "alice")
+    ctx = child_context(COURSE, "A7", "alice", params)
+    assert set(ctx) == {"modules", "params", "answer_names", "kinds", "public_seed", "course"}
+    assert ctx["course"] == {"language": COURSE.language,
+                             "assignments": list(COURSE.assignments)}
     text = json.dumps(ctx)
     assert str(seed) not in text and seed != ctx["public_seed"]
     assert ctx["public_seed"] == variant_seed(COURSE.course_id + COURSE.variants.key(), "A7",
@@ -306,10 +308,14 @@ def _toolkit_imports(path: Path, package: str) -> set[str]:
     return {m for m in out if m.split(".")[0] in ("autograder", "nn_core")}
 
 
+_ROOT = Path(__file__).parents[1]
+_CHILD_CODE = sorted(str(p.relative_to(_ROOT))
+                     for p in (_ROOT / "autograder/sandbox/child").glob("*.py"))
+
+
 @pytest.mark.parametrize("module", ["autograder/numeric.py",
-                                    "autograder/results.py", "autograder/i18n.py",
-                                    "autograder/sandbox/_child.py", "autograder/sandbox/wire.py",
-                                    "autograder/sandbox/cells.py"])
+                                    "autograder/results.py", "autograder/i18n.py"]
+                         + _CHILD_CODE)
 def test_code_the_child_runs_imports_only_what_the_child_may(module):
     """What runs inside the sandboxed child (the answer protocol, the plan
     runner, the frame writer) imports nothing the allowlist refuses there —
@@ -323,3 +329,38 @@ def test_code_the_child_runs_imports_only_what_the_child_may(module):
     refused = sorted(m for m in _toolkit_imports(root / module, package)
                      if not is_allowed(m, set(RUNTIME)))
     assert refused == [], f"{module} imports {refused}, which the child may not"
+
+
+def test_the_child_folder_holds_the_code_the_child_runs():
+    """Of the sandbox, the child may import its own folder only: the
+    runtime and the frame writer are there, the grader's side (the zygote
+    client, the supervisor, the frame validation) is not importable."""
+    from autograder.sandbox.allowlist import RUNTIME, is_allowed
+    assert {"autograder/sandbox/child/runtime.py",
+            "autograder/sandbox/child/wire.py"} <= set(_CHILD_CODE)
+    for name in ("autograder.sandbox.child.runtime", "autograder.sandbox.child.wire"):
+        assert is_allowed(name, set(RUNTIME))
+    for name in ("autograder.sandbox", "autograder.sandbox.run", "autograder.sandbox.frames",
+                 "autograder.sandbox.zygote", "autograder.sandbox.child_setup",
+                 "autograder.sandbox.client", "autograder.grading"):
+        assert not is_allowed(name, set(RUNTIME)), name
+
+
+#: the modules that know the answers (or compute them): the trusted side only
+_ANSWER_MODULES = ("autograder.questions", "autograder.judge", "autograder.functions",
+                   "autograder.variants", "autograder.mistakes", "autograder.grading",
+                   "autograder.formula", "autograder.recording", "nn_core")
+
+
+@pytest.mark.parametrize("module", sorted(
+    str(p.relative_to(_ROOT)) for p in (_ROOT / "autograder/sandbox").rglob("*.py")))
+def test_the_sandbox_knows_no_answers(module):
+    """The trust boundary is the package boundary: no module of
+    ``autograder/sandbox`` imports (at any depth of its code) a question,
+    the judge, the function plans, the variant generators, the mistake
+    catalogue or the grading package — what to run and how to judge it
+    come from :mod:`autograder.grading`."""
+    package = module[:-3].replace("/", ".").rsplit(".", 1)[0]
+    found = sorted(m for m in _toolkit_imports(_ROOT / module, package)
+                   if any(m == a or m.startswith(a + ".") for a in _ANSWER_MODULES))
+    assert found == [], f"{module} imports {found}, which know the answers"

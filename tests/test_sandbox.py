@@ -24,9 +24,10 @@ from autograder.judge import grade_submission, variant_of
 from autograder.protocol import answers_from_wire
 from autograder.questions import questions_of
 from autograder.questions import a5 as a5q
-from autograder.sandbox import runner as sandbox_runner
-from autograder.sandbox import (ReplayRunner, build_plans, grade_notebook, prepare_cells,
-                                run_submission, zygote_info)
+from autograder.grading import (ReplayRunner, build_plans, grade_notebook, plan_submission,
+                                run_sandboxed)
+from autograder.sandbox import client as sandbox_runner
+from autograder.sandbox import prepare_cells, zygote_info
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="the sandbox needs Linux")
@@ -226,11 +227,45 @@ def test_graded_result_keeps_the_students_own_function_source(course, tmp_path):
     assert back.details["source"] in A5_FUNCTIONS
 
 
+def test_child_sets_up_from_its_context_without_course_yaml(course, tmp_path):
+    """The child never parses course.yaml: with no copy of it in the
+    scratch directory, ``nb.setup`` still gets the student's variant and
+    the course's language from the grader's context, and the answers are
+    graded as usual."""
+    import dataclasses
+    setup = ("import autograder.notebook as nb, os\n"
+             "s = nb.setup('A4', 'frank')\n"
+             "print('params', sorted(s.params) == %r, 'language', s.language,\n"
+             "      'course.yaml' in os.listdir('.'))" % sorted(variant_of(course, "A4", "frank")[0]))
+    nb = a4_notebook(course, "frank", extra=[setup])
+    plan = dataclasses.replace(plan_submission(course, "A4", "frank", limits=LIMITS),
+                               course_file=None)
+    outcome = run_sandboxed(plan, _write(tmp_path, nb))
+    last = outcome.cells[-1]
+    assert last.status == "ok", last.error
+    assert f"params True language {course.language} False" in last.output
+    got = grade_submission(course, "A4", answers_from_wire(outcome.answers), "frank")
+    assert got.score == got.max_score
+
+
+def test_grade_one_computes_the_variant_once(course, tmp_path, monkeypatch):
+    """plan → sandbox → judge → annotate draws the student's variant once:
+    the plans, the child's context and the judge share it."""
+    import autograder.judge as judge
+    nb = a4_notebook(course, "gina")
+    calls = []
+    real = judge.variant_of
+    monkeypatch.setattr(judge, "variant_of", lambda *a: calls.append(a) or real(*a))
+    result, _ = _grade(course, tmp_path, nb, "gina")
+    assert result.score == result.max_score
+    assert calls == [(course, "A4", "gina")]
+
+
 def test_sandbox_matches_in_process_judging(course, tmp_path):
     """Judging the sandbox's answers equals judging the same answers directly."""
     nb = a4_notebook(course, "dave", replace={"q2": "q2_dW2 = np.array([[0.5, 0.5]])"})
     path = _write(tmp_path, nb)
-    outcome = run_submission(path, "A4", "dave", course, {}, limits=LIMITS)
+    outcome = run_sandboxed(plan_submission(course, "A4", "dave", plans={}, limits=LIMITS), path)
     params, _ = variant_of(course, "A4", "dave")
     direct = {}
     for q in questions_of("A4"):

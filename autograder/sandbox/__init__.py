@@ -1,18 +1,27 @@
 """Sandboxed execution of one submitted notebook.
 
->>> result = grade_notebook("course.yaml", "A4", "submitted/alice/A4/A4.ipynb", "alice")  # doctest: +SKIP
->>> result.score, result.details["sandbox"]["isolation"]["mode"]                        # doctest: +SKIP
+This package only executes code and validates what comes back: it knows
+no question, answer, variant or judge (a test checks that none of its
+modules imports them).  What to run — the call plans, the child's
+context, the limits, the paths to hide — comes from the trusted side,
+:mod:`autograder.grading`, which also judges the outcome.
 
 Public API
 ----------
 :func:`run_submission` runs a notebook's code cells in a child process and
 returns a :class:`SandboxOutcome` (answers in the protocol's wire form,
 function outputs for the call plans, a record per cell, what was lost and
-why, and the isolation in force).  :func:`grade_notebook` builds the call
-plans as the judge will, runs the sandbox and judges with
-:func:`autograder.judge.grade_submission` through :class:`ReplayRunner`.
-:func:`build_plans`, :func:`shutdown` (stop the zygote) and
-:func:`zygote_info` are helpers.
+why, and the isolation in force).  :func:`start_shared_zygote`,
+:func:`attach`, :func:`shutdown` (stop the zygote), :func:`zygote_info`
+and :func:`notebook_imports` manage the pre-warmed zygote.
+
+Layout: :mod:`.run` (one run), :mod:`.attempts` (the attempt loop),
+:mod:`.frames` (validating the child's frames), :mod:`.outcome` (the typed
+results), :mod:`.client` (the zygote client), :mod:`.zygote` (the zygote
+and the per-run supervisor), :mod:`.child_setup` (the child's isolation,
+before any student code), :mod:`.allowlist`, :mod:`.cells`,
+:mod:`.cgroups`, :mod:`._linux` — all trusted — and :mod:`.child`: the
+only code of the toolkit the untrusted child runs and may import.
 
 Threat model
 ------------
@@ -35,9 +44,9 @@ What is enforced (Linux; measured on this project's VM, kernel 6.x)
   question, judge or nn_core), IPython's input transformer and
   matplotlib/Agg), so a run starts in milliseconds, without
   a Jupyter kernel.  A grading pool shares one zygote: the parent starts it
-  (:func:`~autograder.sandbox.runner.start_shared_zygote`) and each worker
+  (:func:`~autograder.sandbox.client.start_shared_zygote`) and each worker
   attaches through a control socket that only the pool holds
-  (:func:`~autograder.sandbox.runner.attach`); no sandboxed child has any
+  (:func:`~autograder.sandbox.client.attach`); no sandboxed child has any
   socket to it.  The zygote gets the run's request as a sealed memfd it
   never reads, so one child can never find another student's notebook in
   the memory it inherits.
@@ -79,9 +88,10 @@ What is enforced (Linux; measured on this project's VM, kernel 6.x)
   ``OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1``; a clean environment (only
   ``PATH``, ``HOME``, ``TMPDIR``, locale, thread counts, matplotlib's Agg
   backend and ``NNGRADE_STUDENT``, ``NNGRADE_MODE=collect``,
-  ``NNGRADE_COURSE`` = a copy of ``course.yaml`` in the scratch directory;
-  the student's variant parameters, computed by the grader, come with the
-  request (:func:`autograder.notebook.grading_context`), so that
+  ``NNGRADE_COURSE`` = a copy of ``course.yaml`` in the scratch directory,
+  which the runtime does not parse: the student's variant parameters and
+  the course's language and assignments, computed by the grader, come with
+  the request's context (:func:`autograder.notebook.grading_context`), so that
   ``variants.secret_env`` works without the secret or the grading seed
   entering the child).
 * **Nothing outlives the grader**: pool workers and zygotes carry a
@@ -151,10 +161,10 @@ are not copied into ``/scratch``.  Linux only (``memfd``, pidfds,
 namespaces); Python >= 3.9.
 """
 from .cells import NotebookError, load_notebook, prepare_cells, question_of_grade_id
-from .grading import ReplayRunner, build_plans, grade_notebook, mark_failures
-from .runner import (CellRecord, SandboxError, SandboxOutcome, run_submission, shutdown,
-                     zygote_info)
+from .client import attach, notebook_imports, shutdown, start_shared_zygote, zygote_info
+from .outcome import CellRecord, SandboxError, SandboxOutcome
+from .run import run_submission
 
-__all__ = ["run_submission", "grade_notebook", "ReplayRunner", "SandboxOutcome", "CellRecord",
-           "SandboxError", "build_plans", "mark_failures", "shutdown", "zygote_info",
+__all__ = ["run_submission", "SandboxOutcome", "CellRecord", "SandboxError", "shutdown",
+           "zygote_info", "start_shared_zygote", "attach", "notebook_imports",
            "NotebookError", "load_notebook", "prepare_cells", "question_of_grade_id"]

@@ -6,9 +6,11 @@ reference function, symbolic derivation or ``nn_core`` module that
 implements a graded part.  Three layers keep it so:
 
 * **Nothing is preloaded**: the zygote imports only :data:`RUNTIME` (the
-  student runtime: ``autograder.notebook``, the answer protocol, the
-  sandbox's own modules) and third-party libraries, so the child's
-  ``sys.modules`` and heap (``gc``) hold no reference code.
+  student runtime: ``autograder.notebook``, the answer protocol), the
+  sandbox's own modules (which know no answer either) and third-party
+  libraries, so the child's ``sys.modules`` and heap (``gc``) hold no
+  reference code; of the sandbox, only :mod:`autograder.sandbox.child`
+  stays importable in the child.
 * **Nothing is on disk**: the child's root holds, of the ``autograder`` and
   ``nn_core`` package directories, only the files of the allowed modules
   (:func:`package_files`; a package whose ``__init__`` is not allowed gets
@@ -47,13 +49,13 @@ __all__ = ["RUNTIME", "RUNTIME_PREFIXES", "PACKAGES", "allowed_modules", "is_all
 PACKAGES = ("autograder", "nn_core")
 
 #: the student runtime: what a notebook imports (setup/check/grade), the
-#: answer protocol, the course file's reader, and the sandbox's own modules
-#: (the zygote runs them); none of them knows an answer
+#: answer protocol and the course file's reader; none of them knows an answer
 RUNTIME = ("autograder", "autograder.notebook", "autograder.i18n", "autograder.config",
            "autograder.submission_info", "autograder.numeric", "autograder.protocol",
            "autograder.results")
-#: whole subpackages of the runtime
-RUNTIME_PREFIXES = ("autograder.sandbox",)
+#: whole subpackages of the runtime: the code the sandboxed child itself runs
+#: (:mod:`autograder.sandbox.child`; the rest of the sandbox stays outside its root)
+RUNTIME_PREFIXES = ("autograder.sandbox.child",)
 
 #: the message of a refused import (what the student sees)
 NOT_AVAILABLE = "模块在评分时不可用 / module not available in grading"
@@ -239,7 +241,7 @@ class Gate:
         self.files = frozenset(os.path.realpath(f) for f in files)
         self.dirs = tuple(d for d in (_package_dir(p) for p in PACKAGES) if d)
         self.stubs = {}
-        for name in self.allowed:
+        for name in sorted(self.allowed) + list(RUNTIME_PREFIXES):
             for parent in _parents(name):
                 src = _source_of(parent)
                 if not is_allowed(parent, self.allowed) and src is not None:

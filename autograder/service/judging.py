@@ -195,7 +195,7 @@ class Checker:
                                  part_points(self.course, q), runner, seed, references)
         if outcome is not None:
             from ..results import AssignmentResult
-            from ..sandbox import mark_failures
+            from ..grading import mark_failures
             holder = AssignmentResult(assignment=aid, student=student or "", questions=results)
             mark_failures(holder, outcome)
             results = holder.questions
@@ -246,7 +246,7 @@ class Checker:
     def _run_functions(self, aid: str, q, student: str | None, cells, seed: int):
         from ..functions import plan_calls
         from ..protocol import part_key
-        from ..sandbox import ReplayRunner, run_submission
+        from ..grading import ReplayRunner, plan_submission, run_sandboxed
         if cells is None:
             cells = []
         if type(cells) is not list or any(type(c) is not str for c in cells):
@@ -263,8 +263,8 @@ class Checker:
                   "memory_mb": sb.memory_mb, "processes": sb.processes,
                   "output_kb": sb.output_kb, "file_kb": sb.file_kb}
         limits["wall_seconds"] = max(limits["wall_seconds"], limits["cpu_seconds"])
-        outcome = run_submission(cells_notebook(cells), aid, student, self.course, plans,
-                                 limits=limits, isolation=self.isolation)
+        plan = plan_submission(self.course, aid, student, plans=plans, limits=limits)
+        outcome = run_sandboxed(plan, cells_notebook(cells), isolation=self.isolation)
         if outcome.status == "malformed":
             raise _refuse(400, "bad_cells", outcome.message_zh or "无法读取单元格。",
                           outcome.message or "the cells could not be read")

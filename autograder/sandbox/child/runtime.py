@@ -10,7 +10,7 @@ in order::
     {"ev": "cell_end", "i": k, "status": "ok" | "error" | "refused", ...}
     {"ev": "answers", "set": {q: {part: wire entry}}}   answers that changed
     {"ev": "attempt", "module": ..., "how": "import" | "open"}   a reach for the
-                                               answers (see .allowlist), before its
+                                               answers (see ..allowlist), before its
                                                cell_end / part_end
     {"ev": "part_start", "key": "A5.q1.forward"}
     {"ev": "part_end", "key": ..., "results": {call id: result}}
@@ -247,7 +247,7 @@ class _Answers:
     """Sends the answer variables that changed since the last report."""
 
     def __init__(self, assignment: str, ns: dict, channel: Channel, names: dict, kinds: dict):
-        from .. import protocol
+        from ... import protocol
         self.protocol = protocol
         self.assignment, self.ns, self.channel = assignment, ns, channel
         self.names = names            # from the grader: the child holds no question
@@ -321,7 +321,7 @@ def _fresh(x):
 
 
 def _coerce_output(value):
-    from ..numeric import coerce_array
+    from ...numeric import coerce_array
     if type(value) is tuple:
         if len(value) > 64:
             raise ValueError("too many return values")
@@ -330,19 +330,19 @@ def _coerce_output(value):
 
 
 def run_plan(ns: dict, plan: list[dict]) -> tuple[dict, list[bytes]]:
-    from ..numeric import InvalidAnswer
+    from ...numeric import InvalidAnswer
     results: dict = {}
     blobs: list[bytes] = []
     for call in plan:
         cid, name = call["id"], call["fn"]
         fn = ns.get(name)
         if not callable(fn):
-            from ..protocol import not_callable
+            from ...protocol import not_callable
             results[cid] = not_callable(name, fn)
             continue
         args = [_fresh(a) for a in call["args"]]
         try:
-            from ..protocol import call_errstate
+            from ...protocol import call_errstate
             with np.errstate(**call_errstate(call)):
                 value = fn(*args)
         except BaseException as exc:  # noqa: BLE001 — the student's exception, as data
@@ -370,12 +370,12 @@ def _report_attempts(gate, channel: Channel) -> None:
 
 def run(req: dict, plans: dict, channel: Channel, output_limit: int, gate=None) -> None:
     """Run the cells of ``req``, report answers, run the call plans.
-    ``gate``: the :class:`.allowlist.Gate` whose noted attempts are reported."""
+    ``gate``: the :class:`autograder.sandbox.allowlist.Gate` whose noted attempts are reported."""
     from IPython.core.inputtransformer2 import TransformerManager
 
-    from .. import notebook
+    from ... import notebook
     notebook.grading_context(req["assignment"], req["student"], req.get("params") or {},
-                             req.get("public_seed"))
+                             req.get("public_seed"), req.get("course"))
     tm = TransformerManager()
     main = types.ModuleType("__main__")
     main.__dict__["__builtins__"] = builtins
