@@ -14,7 +14,7 @@ weight of a nice-0 task):
   zygote (started if need be, as the first function check would), so
   every supervisor and child it forks from then on inherits it, and the
   sandbox gives each run's new session the same value
-  (``autograder.sandbox._zygote._keep_nice``: under Linux's autogroups a
+  (``autograder.sandbox.zygote._keep_nice``: under Linux's autogroups a
   new session would otherwise get a full share again);
 * the server calls it before every function check (a zygote that died and
   was restarted is niced again) — a system call, microseconds.
