@@ -575,3 +575,18 @@ def test_references_are_built_once_per_question_and_variant(course, monkeypatch)
     assert np.allclose(cached["y"], refs["q1"]["y"])
     with pytest.raises(ValueError):                        # shared: nobody writes into it
         cached["y"][...] = 0
+
+
+def test_a_function_check_draws_the_variant_once(course, monkeypatch):
+    """The service's function check hands its variant to the sandbox's plan
+    instead of drawing it again (issue 13: once per submission)."""
+    import autograder.judge as judge
+    calls = []
+    real = judge.variant_of
+    monkeypatch.setattr(judge, "variant_of", lambda *a: calls.append(a) or real(*a))
+    reply = Checker(course, Limits()).check(
+        "alice", {"assignment": "A2", "question": "A2.q5", "answers": {},
+                  "cells": [SIGMOID]})
+    status = {r["part"]: r["status"] for r in reply["results"]}
+    assert status["sigmoid"] == "correct", reply
+    assert calls == [(course, "A2", "alice")]

@@ -42,16 +42,17 @@ class GradingPlan:
 
 
 def plan_submission(course, assignment: str, student: str | None, *, plans=None,
-                    limits=None) -> GradingPlan:
+                    limits=None, variant: tuple[dict, int] | None = None) -> GradingPlan:
     """The :class:`GradingPlan` of ``student``'s submission of
     ``assignment`` (``student`` ``None`` or ``""``: the lecture's variant).
     ``plans``: the call plans when the caller drew them (default: every
     function part's, :func:`build_plans`); ``limits``: a
     :class:`~autograder.config.SandboxLimits` or a dict overriding some of
-    the course's ``sandbox:`` section."""
+    the course's ``sandbox:`` section; ``variant``: the student's ``(params,
+    seed)`` when the caller already drew them (:func:`autograder.judge.variant_of`)."""
     from ..judge import variant_of
     student = student or None
-    params, seed = variant_of(course, assignment, student)
+    params, seed = variant if variant is not None else variant_of(course, assignment, student)
     return GradingPlan(
         course=course, assignment=assignment, student=student, params=params, seed=seed,
         plans=build_plans(course, assignment, student, seed=seed) if plans is None else plans,

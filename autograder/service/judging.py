@@ -136,12 +136,13 @@ class Checker:
         except AnswerError as bad:
             raise _refuse(400, "bad_answers", bad.zh, bad.en) from None
         answers = answers_from_wire(wire)
-        params, _seed = variant_of(self.course, aid, student)
+        params, own_seed = variant_of(self.course, aid, student)
         seed = public_seed(self.course, aid, student)
         past_due = self.past_due(aid, student)
         runner, outcome, key = None, None, None
         if any(p.kind == "fn" for p in q.parts):
-            runner, outcome = self._run_functions(aid, q, student, body.get("cells"), seed)
+            runner, outcome = self._run_functions(aid, q, student, body.get("cells"), seed,
+                                                  (params, own_seed))
         else:
             key = self._key(q.id, params, body.get("answers"), past_due)
             hit = self._cached(key)
@@ -243,7 +244,8 @@ class Checker:
                           allow_nan=False, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def _run_functions(self, aid: str, q, student: str | None, cells, seed: int):
+    def _run_functions(self, aid: str, q, student: str | None, cells, seed: int,
+                       variant: tuple[dict, int]):
         from ..functions import plan_calls
         from ..protocol import part_key
         from ..grading import ReplayRunner, plan_submission, run_sandboxed
@@ -263,7 +265,8 @@ class Checker:
                   "memory_mb": sb.memory_mb, "processes": sb.processes,
                   "output_kb": sb.output_kb, "file_kb": sb.file_kb}
         limits["wall_seconds"] = max(limits["wall_seconds"], limits["cpu_seconds"])
-        plan = plan_submission(self.course, aid, student, plans=plans, limits=limits)
+        plan = plan_submission(self.course, aid, student, plans=plans, limits=limits,
+                               variant=variant)
         outcome = run_sandboxed(plan, cells_notebook(cells), isolation=self.isolation)
         if outcome.status == "malformed":
             raise _refuse(400, "bad_cells", outcome.message_zh or "无法读取单元格。",
