@@ -61,9 +61,6 @@ class RecordingRunner:
         inner = self.runner.for_part(key) if hasattr(self.runner, "for_part") else self.runner
         return _PartRecorder(inner, self.outputs.setdefault(key, {}))
 
-    def run(self, plan: list[dict]) -> dict:
-        return _PartRecorder(self.runner, self.outputs.setdefault("", {})).run(plan)
-
 
 def _plain(value: Any, budget: list[int]):
     """``value`` as JSON-safe lists/floats, or raise ``ValueError`` when it

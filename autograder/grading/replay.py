@@ -20,8 +20,7 @@ class ReplayRunner:
     ``fn_results``: ``{part key: {call id: {"ok": True, "value": …} |
     {"ok": False, "error": str}}}``; ``reasons``: optional ``{part key:
     why it has no results}`` used as the error of its calls.
-    :meth:`for_part` gives the per-part runner the judge asks for;
-    :meth:`run` looks ids up across all parts."""
+    :meth:`for_part` gives the per-part runner the judge asks for."""
 
     def __init__(self, fn_results: dict, reasons: dict | None = None):
         self.fn_results = fn_results or {}
@@ -29,9 +28,3 @@ class ReplayRunner:
 
     def for_part(self, key: str) -> _PartReplay:
         return _PartReplay(self.fn_results.get(key, {}), key, self.reasons.get(key))
-
-    def run(self, plan: list[dict]) -> dict:
-        merged: dict = {}
-        for res in self.fn_results.values():
-            merged.update(res)
-        return _PartReplay(merged, "", None).run(plan)
