@@ -29,6 +29,8 @@ import tempfile
 import threading
 import time
 
+from ..submissions import pid_alive
+
 __all__ = ["LocalState", "SharedState", "state_file"]
 
 
@@ -122,7 +124,7 @@ class SharedState:
             now = self.clock()
             row = db.execute("SELECT pid, since FROM flight WHERE student = ?",
                              (student,)).fetchone()
-            if row and _alive(row[0]) and now - row[1] < self.stale_after:
+            if row and (row[0] == os.getpid() or pid_alive(row[0])) and now - row[1] < self.stale_after:
                 return False
             db.execute("INSERT OR REPLACE INTO flight VALUES (?, ?, ?)",
                        (student, os.getpid(), now))
@@ -133,14 +135,3 @@ class SharedState:
         self._transaction(lambda db: db.execute(
             "DELETE FROM flight WHERE student = ? AND pid = ?", (student, os.getpid())))
 
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
