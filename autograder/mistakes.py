@@ -1,4 +1,4 @@
-"""Mistakes the feedback names (exercises.md, "Mistakes to recognise").
+"""Mistakes the feedback names (docs/exercises.md, "Mistakes to recognise").
 
 One kind of object for every part: a :class:`Mistake` has an ``id`` (what
 results, gradebooks and tests store), a ``name`` and a ``hint`` (each

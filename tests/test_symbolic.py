@@ -109,7 +109,7 @@ def test_a_false_claim_is_caught():
         assert len(d.check_steps()) == 1
 
 
-# -- lecture values (exercises.md) ------------------------------------------------------
+# -- lecture values (docs/exercises.md) ------------------------------------------------------
 def test_a1_chain_rule_formulas():
     d = derive("chain_rule_uv")
     x, y = d.symbols["x"], d.symbols["y"]
