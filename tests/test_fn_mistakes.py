@@ -21,9 +21,8 @@ from autograder.judge import grade_question
 from autograder.mistakes import Mistake, mistake
 from autograder.questions import QUESTIONS, a2, a5, a6, a7, a8
 from autograder.questions.base import Policy
-from test_questions_fn import (CORRECT, WRONG, _maxpool_no_overlap_sum, backward, correlate,
-                               forward, sigmoid)
-from test_questions_a1q1_a2_a6 import NUMPY, np_count_ops, np_log_softmax_jacobian
+from question_impls import (CORRECT, NUMPY, WRONG, _maxpool_no_overlap_sum, backward, correlate,
+                            forward, np_count_ops, np_log_softmax_jacobian, sigmoid)
 
 #: the tolerances and credits these tests are written for (stated, not Policy()'s defaults)
 POLICY_1E4 = Policy(rtol=1e-4, atol=1e-6, atol_scale=1e-6, shape_credit=0.5, ecf="full")
