@@ -331,3 +331,55 @@ def check_function_part_passes_with_nn_core_and_numpy(spec):
             assert v.passed == v.total >= 4 and v.diagnosis is None, [m.en for m in v.messages]
     shapes = {tuple(np.shape(a) for a in case) for case in spec.cases(np.random.default_rng(0))}
     assert len(shapes) >= 2
+
+
+# ---------------------------------------------------------------------------------------
+# catalogued mistakes of function parts (FnSpec.mistakes): a function made with the
+# mistake is named, a correct one never is, one a student writes with it is named
+
+STUDENT = {**CORRECT, **NUMPY}                     # correct functions of every assignment
+
+
+def judge_function_part(spec, namespace, seed=0):
+    return judge_function(spec, np.random.default_rng(seed), InProcessRunner(namespace))
+
+
+def fn_specs_with_mistakes(assignment):
+    """``{(question id, part): FnSpec}`` of ``assignment``'s function parts with mistakes."""
+    seen = {}
+    for q in QUESTIONS.values():
+        if q.assignment != assignment:
+            continue
+        for p in q.parts:
+            if p.kind == "fn" and p.fn.mistakes:
+                seen[(q.id, p.name)] = p.fn
+    return seen
+
+
+def fn_mistake_cases(assignment):
+    specs = fn_specs_with_mistakes(assignment)
+    return [pytest.param(spec, k, id=f"{qid}/{part}:{spec.mistakes[k].id}#{k}")
+            for (qid, part), spec in specs.items() for k in range(len(spec.mistakes))]
+
+
+def check_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
+    mistake_id, wrong = spec.mistakes[k].id, spec.mistakes[k].fn
+    for seed in (0, 1):
+        v = judge_function_part(spec, {**STUDENT, spec.name: wrong}, seed)
+        assert v.passed < v.total, (spec.name, mistake_id)
+        assert v.diagnosis == mistake_id, (spec.name, v.diagnosis, [m.en for m in v.messages])
+
+
+def check_correct_function_is_never_diagnosed(spec):
+    for seed in (0, 1, 2):
+        v = judge_function_part(spec, STUDENT, seed)
+        assert v.passed == v.total and v.diagnosis is None, [m.en for m in v.messages]
+
+
+def student_mistake_ids(rows):
+    return [f"{s.name}:{m}" for s, _, m in rows]
+
+
+def check_student_written_mistake_is_named(spec, fn, mistake):
+    v = judge_function_part(spec, {**STUDENT, spec.name: fn})
+    assert v.passed < v.total and v.diagnosis == mistake, (v.diagnosis, [m.en for m in v.messages])

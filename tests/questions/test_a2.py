@@ -32,6 +32,10 @@ from question_checks import (BAD, COURSE, GOOD, STUDENTS, _fn, _judge,
                              check_wrong_form_is_rejected_and_a_catalogued_one_named,
                              formula_cases, mistake_cases)
 from question_impls import NUMPY, np_log_softmax_jacobian
+from question_checks import (check_correct_function_is_never_diagnosed,
+                             check_function_made_with_the_mistake_is_diagnosed_as_it,
+                             check_student_written_mistake_is_named, fn_mistake_cases,
+                             fn_specs_with_mistakes, student_mistake_ids)
 
 # ---------------------------------------------------------------------------------------
 # references of every variant, catalogued mistakes
@@ -226,3 +230,30 @@ def test_naive_sigmoid_loses_the_stable_part_and_is_named():
 def test_stable_functions_keep_full_marks():
     by = _judge_functions(COURSE, "A2.q5", {"sigmoid": sigmoid, "log_softmax": log_softmax})
     assert all(r.score == r.max_score and r.diagnosis is None for r in by.values())
+
+
+# ---------------------------------------------------------------------------------------
+# catalogued mistakes of the function parts: a function made with the mistake is named
+# as it, a correct one never is, one written as a student would write it is named
+
+
+@pytest.mark.parametrize("spec,k", fn_mistake_cases("A2"))
+def test_a_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
+    check_function_made_with_the_mistake_is_diagnosed_as_it(spec, k)
+
+
+@pytest.mark.parametrize("spec", list(fn_specs_with_mistakes("A2").values()), ids=lambda s: s.name)
+def test_correct_functions_are_never_diagnosed(spec):
+    check_correct_function_is_never_diagnosed(spec)
+
+
+STUDENT_MISTAKES = [   # (spec, the student's function, the mistake it must be named as)
+    (a2.JACOBIAN, lambda x: np_log_softmax_jacobian(x).T, "jacobian_transposed"),
+    (a2.JACOBIAN, lambda x: np_log_softmax_jacobian(x) - np.eye(len(x)), "log_softmax_missing_delta"),
+]
+
+
+@pytest.mark.parametrize("spec,fn,mistake", STUDENT_MISTAKES,
+                         ids=student_mistake_ids(STUDENT_MISTAKES))
+def test_student_written_mistakes_are_named(spec, fn, mistake):
+    check_student_written_mistake_is_named(spec, fn, mistake)

@@ -24,7 +24,11 @@ from question_checks import (POLICY, check_catalogued_mistake_of_the_question_is
                              check_references_earn_full_marks_and_no_diagnosis,
                              check_typical_wrong_implementation_fails_with_a_message, fn_parts,
                              judged_questions, mistake_cases, question_mistake_cases)
-from question_impls import backward, gradient_descent
+from question_impls import WRONG, backward, forward, gradient_descent, sigmoid
+from question_checks import (check_correct_function_is_never_diagnosed,
+                             check_function_made_with_the_mistake_is_diagnosed_as_it,
+                             check_student_written_mistake_is_named, fn_mistake_cases,
+                             fn_specs_with_mistakes, student_mistake_ids)
 
 # ---------------------------------------------------------------------------------------
 # references of every variant, catalogued mistakes
@@ -100,3 +104,46 @@ def test_a5_variants_are_well_conditioned():
         Z2 = sigmoid(Z1) @ p["W2"].T + p["b2"]
         assert np.abs(Z1).max() <= 2.5 and np.abs(Z2).max() <= 2.5
         assert 0 < p["Y"].sum() < len(p["Y"])
+
+
+# ---------------------------------------------------------------------------------------
+# catalogued mistakes of the function parts: a function made with the mistake is named
+# as it, a correct one never is, one written as a student would write it is named
+
+
+@pytest.mark.parametrize("spec,k", fn_mistake_cases("A5"))
+def test_a_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
+    check_function_made_with_the_mistake_is_diagnosed_as_it(spec, k)
+
+
+@pytest.mark.parametrize("spec", list(fn_specs_with_mistakes("A5").values()), ids=lambda s: s.name)
+def test_correct_functions_are_never_diagnosed(spec):
+    check_correct_function_is_never_diagnosed(spec)
+
+
+def backward_hidden(rule):
+    def wrong(X, Y, W1, b1, W2, b2):
+        A1, A2 = forward(X, W1, b1, W2, b2)
+        dZ2 = (A2 - Y) / len(X)
+        dZ1 = rule(dZ2 @ W2, A1)
+        return dZ1.T @ X, dZ1.sum(axis=0), dZ2.T @ A1, dZ2.sum(axis=0)
+    return wrong
+
+
+STUDENT_MISTAKES = [   # (spec, the student's function, the mistake it must be named as)
+    (a5.BACKWARD, WRONG["backward"], "missing_batch_mean"),
+    (a5.BACKWARD, lambda X, Y, *p: tuple(g.T if g.ndim == 2 else g for g in backward(X, Y, *p)),
+     "transposed_gradient"),
+    (a5.BACKWARD, backward_hidden(lambda dA1, A1: dA1), "missing_activation_derivative"),
+    (a5.BACKWARD, backward_hidden(lambda dA1, A1: dA1 * A1), "activation_for_derivative"),
+    (a5.BACKWARD, backward_hidden(lambda dA1, A1: dA1 * sigmoid(A1) * (1 - sigmoid(A1))),
+     "derivative_at_activation"),
+    (a5.COST, WRONG["cost"], "missing_batch_mean"),
+    (a5.GRADIENT_DESCENT, WRONG["gradient_descent"], "lr_not_applied"),
+]
+
+
+@pytest.mark.parametrize("spec,fn,mistake", STUDENT_MISTAKES,
+                         ids=student_mistake_ids(STUDENT_MISTAKES))
+def test_student_written_mistakes_are_named(spec, fn, mistake):
+    check_student_written_mistake_is_named(spec, fn, mistake)

@@ -35,6 +35,10 @@ from question_checks import (COURSE, POLICY, STUDENTS, _fn,
                              check_reference_answers_earn_full_marks_through_the_course,
                              grade_assignment, mistake_cases, references, wire_references)
 from question_impls import NUMPY, count_ops_from_dense_counts, np_count_ops
+from question_checks import (check_correct_function_is_never_diagnosed,
+                             check_function_made_with_the_mistake_is_diagnosed_as_it,
+                             check_student_written_mistake_is_named, fn_mistake_cases,
+                             fn_specs_with_mistakes, student_mistake_ids)
 
 #: the tolerances and credits these tests are written for (stated, not Policy()'s defaults)
 POLICY_1E4 = Policy(rtol=1e-4, atol=1e-6, atol_scale=1e-6, shape_credit=0.5, ecf="full")
@@ -209,3 +213,44 @@ def test_grade_submission_names_function_mistakes_of_a2_and_a6():
     r = result.results_for("A6.q3")[0]
     assert r.score < r.max_score and r.diagnosis == "count_missing_backward_term"
     assert catalogued("count_missing_backward_term").text.en in r.feedback_text("en")
+
+
+# ---------------------------------------------------------------------------------------
+# catalogued mistakes of the function parts: a function made with the mistake is named
+# as it, a correct one never is, one written as a student would write it is named
+
+
+@pytest.mark.parametrize("spec,k", fn_mistake_cases("A6"))
+def test_a_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
+    check_function_made_with_the_mistake_is_diagnosed_as_it(spec, k)
+
+
+@pytest.mark.parametrize("spec", list(fn_specs_with_mistakes("A6").values()), ids=lambda s: s.name)
+def test_correct_functions_are_never_diagnosed(spec):
+    check_correct_function_is_never_diagnosed(spec)
+
+
+def count_ops_without_hadamard(layer_sizes, batch):
+    f = list(np_count_ops(layer_sizes, batch))
+    f[2] -= batch * sum(layer_sizes[1:])
+    return tuple(f)
+
+
+def count_ops_without_wt_delta(layer_sizes, batch):
+    f = list(np_count_ops(layer_sizes, batch))
+    for l in range(2, len(layer_sizes)):
+        f[2] -= batch * layer_sizes[l - 1] * layer_sizes[l]
+        f[3] -= batch * layer_sizes[l - 1] * (layer_sizes[l] - 1)
+    return tuple(f)
+
+
+STUDENT_MISTAKES = [   # (spec, the student's function, the mistake it must be named as)
+    (a6.COUNT_OPS, count_ops_without_wt_delta, "count_missing_backward_term"),
+    (a6.COUNT_OPS, count_ops_without_hadamard, "missing_activation_derivative"),
+]
+
+
+@pytest.mark.parametrize("spec,fn,mistake", STUDENT_MISTAKES,
+                         ids=student_mistake_ids(STUDENT_MISTAKES))
+def test_student_written_mistakes_are_named(spec, fn, mistake):
+    check_student_written_mistake_is_named(spec, fn, mistake)

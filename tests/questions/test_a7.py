@@ -25,7 +25,11 @@ from question_checks import (POLICY, check_catalogued_mistake_of_the_question_is
                              check_references_earn_full_marks_and_no_diagnosis,
                              check_typical_wrong_implementation_fails_with_a_message, fn_parts,
                              judge, judged_questions, mistake_cases, question_mistake_cases)
-from question_impls import CORRECT, _maxpool_no_overlap_sum, _maxpool_ties_to_all, correlate
+from question_impls import CORRECT, WRONG, _maxpool_no_overlap_sum, _maxpool_ties_to_all, correlate
+from question_checks import (check_correct_function_is_never_diagnosed,
+                             check_function_made_with_the_mistake_is_diagnosed_as_it,
+                             check_student_written_mistake_is_named, fn_mistake_cases,
+                             fn_specs_with_mistakes, student_mistake_ids)
 
 # ---------------------------------------------------------------------------------------
 # references, catalogued mistakes
@@ -142,3 +146,40 @@ def test_ties_in_max_pooling_are_named(tie):
         "maxpool_backward": lambda d, x, K, s: _pool_by_hand(d, x, K, s, tie),
         "maxpool_forward": _maxpool_forward}))
     assert v.passed == v.total - 1 and v.diagnosis == "maxpool_ties"
+
+
+# ---------------------------------------------------------------------------------------
+# catalogued mistakes of the function parts: a function made with the mistake is named
+# as it, a correct one never is, one written as a student would write it is named
+
+
+@pytest.mark.parametrize("spec,k", fn_mistake_cases("A7"))
+def test_a_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
+    check_function_made_with_the_mistake_is_diagnosed_as_it(spec, k)
+
+
+@pytest.mark.parametrize("spec", list(fn_specs_with_mistakes("A7").values()), ids=lambda s: s.name)
+def test_correct_functions_are_never_diagnosed(spec):
+    check_correct_function_is_never_diagnosed(spec)
+
+
+def conv_delta_without_fprime(delta_next, w, fprime):
+    K = w.shape[0]
+    return correlate(np.pad(delta_next, K - 1), w[::-1, ::-1])
+
+
+STUDENT_MISTAKES = [   # (spec, the student's function, the mistake it must be named as)
+    (a7.CONV_DELTA, WRONG["conv_delta"], "conv_no_rotation"),
+    (a7.CONV_DELTA, conv_delta_without_fprime, "missing_activation_derivative"),
+    (a7.MAXPOOL, WRONG["maxpool_backward"], "maxpool_spread"),              # copied to the window
+    (a7.MAXPOOL, lambda d, x, K, s: CORRECT["avgpool_backward"](d, x, K, s), "maxpool_spread"),
+    (a7.OVERLAP, WRONG["maxpool_backward"], "maxpool_spread"),
+    (a7.OVERLAP, _maxpool_no_overlap_sum, "pool_overlap_overwritten"),
+    (a7.AVGPOOL, WRONG["avgpool_backward"], "avgpool_not_divided"),
+]
+
+
+@pytest.mark.parametrize("spec,fn,mistake", STUDENT_MISTAKES,
+                         ids=student_mistake_ids(STUDENT_MISTAKES))
+def test_student_written_mistakes_are_named(spec, fn, mistake):
+    check_student_written_mistake_is_named(spec, fn, mistake)

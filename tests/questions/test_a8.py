@@ -19,6 +19,7 @@ import pytest
 from autograder.judge import grade_question
 from autograder.questions import a8
 from autograder.variants import variant_params
+from question_impls import WRONG
 from question_checks import (STATISTICAL, check_catalogued_mistake_of_the_question_is_diagnosed,
                              check_correct_implementation_passes_every_hidden_check,
                              check_every_catalogued_mistake_is_diagnosed,
@@ -26,6 +27,10 @@ from question_checks import (STATISTICAL, check_catalogued_mistake_of_the_questi
                              check_references_earn_full_marks_and_no_diagnosis,
                              check_typical_wrong_implementation_fails_with_a_message, fn_parts,
                              judged_questions, mistake_cases, question_mistake_cases)
+from question_checks import (check_correct_function_is_never_diagnosed,
+                             check_function_made_with_the_mistake_is_diagnosed_as_it,
+                             check_student_written_mistake_is_named, fn_mistake_cases,
+                             fn_specs_with_mistakes, student_mistake_ids)
 
 # ---------------------------------------------------------------------------------------
 # references of every variant, catalogued mistakes
@@ -143,3 +148,35 @@ def test_a8_variants_keep_the_lessons_visible():
             assert any(not np.allclose(wrong[k], ref[k], rtol=1e-3, atol=1e-6) for k in wrong), m.id
     ref = a8.Q7.reference(variant_params("A8", "alice"))
     assert ref["slope"] == pytest.approx(-1, abs=0.05)
+
+
+# ---------------------------------------------------------------------------------------
+# catalogued mistakes of the function parts: a function made with the mistake is named
+# as it, a correct one never is, one written as a student would write it is named
+
+
+@pytest.mark.parametrize("spec,k", fn_mistake_cases("A8"))
+def test_a_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
+    check_function_made_with_the_mistake_is_diagnosed_as_it(spec, k)
+
+
+@pytest.mark.parametrize("spec", list(fn_specs_with_mistakes("A8").values()), ids=lambda s: s.name)
+def test_correct_functions_are_never_diagnosed(spec):
+    check_correct_function_is_never_diagnosed(spec)
+
+
+STUDENT_MISTAKES = [   # (spec, the student's function, the mistake it must be named as)
+    (a8.WEIGHT_DECAY, WRONG["weight_decay_step"], "bias_decayed"),
+    (a8.WEIGHT_DECAY, lambda W, b, dW, db, lr, lam: ((1 - lr * lam) * W + lr * dW, b + lr * db),
+     "gradient_ascent"),
+    (a8.DROPOUT_TEST, WRONG["dropout_test"], "dropout_test_not_scaled"),
+    (a8.DROPOUT_INVERTED, WRONG["dropout_inverted"], "dropout_inverted_not_divided"),
+    (a8.STEP, WRONG["step_decay"], "schedule_off_by_one"),
+    (a8.CLIP, WRONG["clip_gradient"], "clip_per_component"),
+]
+
+
+@pytest.mark.parametrize("spec,fn,mistake", STUDENT_MISTAKES,
+                         ids=student_mistake_ids(STUDENT_MISTAKES))
+def test_student_written_mistakes_are_named(spec, fn, mistake):
+    check_student_written_mistake_is_named(spec, fn, mistake)
