@@ -5,6 +5,7 @@ paper and in code.
   full marks, and every catalogued mistake is named (through grade_assignment);
 * A1.q1's reference is SymPy's derivation of the lecture's function, its equal
   forms are accepted and its wrong ones rejected (and named);
+* A1.q4's reference is the central differences of the sigmoid neuron;
 * A1.q6's backward functions: a correct implementation written from the
   lecture passes every hidden check, a typical wrong one fails with a message;
 * the variants keep the sigmoid neuron unsaturated.
@@ -12,6 +13,7 @@ paper and in code.
 Expected values come from the lecture (docs/exercises.md), SymPy, nn_core or
 plain NumPy written here, never from the question modules under test.
 """
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -77,6 +79,30 @@ def test_equal_forms_are_accepted(qid, part, answer):
 @pytest.mark.parametrize("qid,part,answer,mistake", formula_cases("A1", BAD), ids=lambda v: str(v))
 def test_wrong_forms_are_rejected_and_catalogued_ones_named(qid, part, answer, mistake):
     check_wrong_form_is_rejected_and_a_catalogued_one_named(qid, part, answer, mistake)
+
+
+# ---------------------------------------------------------------------------------------
+# A1.q4: the sigmoid neuron f = σ(w0·x0 + w1·x1 + w2)
+
+
+def neuron_by_finite_differences(w, x, h=1e-6):
+    """f and its central differences in w0, x0, w1, x1, w2, written here."""
+    def f(v):
+        w0, x0, w1, x1, w2 = v
+        return 1 / (1 + np.exp(-(w0 * x0 + w1 * x1 + w2)))
+    v = np.array([w[0], x[0], w[1], x[1], w[2]], dtype=float)
+    grads = [(f(v + h * e) - f(v - h * e)) / (2 * h) for e in np.eye(5)]
+    return f(v), dict(zip(("dw0", "dx0", "dw1", "dx1", "dw2"), grads))
+
+
+@pytest.mark.parametrize("student", [None, "alice", "bob", "s042"])
+def test_a1_q4_reference_is_the_finite_differences_of_the_neuron(student):
+    p = variant_params("A1", student)["neuron"]
+    ref = a1.Q4.reference(variant_params("A1", student))
+    f, grads = neuron_by_finite_differences(p["w"], p["x"])
+    assert ref["f"] == pytest.approx(f, rel=1e-12)
+    for part, g in grads.items():
+        assert ref[part] == pytest.approx(g, rel=1e-6, abs=1e-9), part
 
 
 # ---------------------------------------------------------------------------------------

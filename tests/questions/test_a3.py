@@ -3,6 +3,8 @@ lecture's 2-2-1 sigmoid network.
 
 * the lecture's numbers are accepted, the references of every variant earn
   full marks, every catalogued mistake is named, an error is carried forward;
+* the references of every variant are the forward and backward pass written
+  here in NumPy (itself checked by finite differences);
 * nn_core's network reproduces the lecture's worked numbers (the oracle the
   references are checked against);
 * the variants are well conditioned.
@@ -15,6 +17,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from autograder.questions import questions_of
 from autograder.variants import variant_params
 from nn_core.activations import ActivationLayer
 from nn_core.layers import Linear
@@ -67,6 +70,47 @@ def test_a3_error_carried_forward():
         0.5 * by["A3.q2/dW1"].max_score)
     none = grade_assignment("A3", answers, params, replace(POLICY, ecf="none"))
     assert {r.label: r.score for r in none.questions}["A3.q2/dW1"] == 0
+
+
+def a3_by_hand(p):
+    """The forward and backward pass of the lecture, L = ½(y − t)², written here."""
+    x, W1, b1, W2, b2, t = (np.array(p[k], dtype=float) for k in ("x", "W1", "b1", "W2", "b2", "t"))
+    z1 = W1 @ x + b1
+    h = 1 / (1 + np.exp(-z1))
+    y = W2 @ h + b2
+    d2 = y - t                                       # ∂L/∂y
+    d1 = (W2.T @ d2) * h * (1 - h)                   # σ'(z1) ⊙ W2ᵀ δ2
+    return {"q1": {"z1": z1, "h": h, "y": y},
+            "q2": {"dW2": np.outer(d2, h), "db2": d2, "dW1": np.outer(d1, x), "db1": d1}}
+
+
+@pytest.mark.parametrize("student", [None, "alice", "bob", "s042"])
+def test_references_are_the_forward_and_backward_pass_by_hand(student):
+    p = variant_params("A3", student)
+    mine = a3_by_hand(p)
+    for q in questions_of("A3"):
+        ref = q.reference(p)
+        for part, value in mine[q.local_id].items():
+            np.testing.assert_allclose(np.asarray(ref[part], dtype=float), value,
+                                       rtol=1e-12, atol=1e-15, err_msg=part)
+
+
+@pytest.mark.parametrize("student", [None, "alice"])
+def test_gradients_by_hand_are_the_finite_differences_of_the_loss(student):
+    """The oracle above checked itself: central differences of L in W1."""
+    p = variant_params("A3", student)
+
+    def loss(W1):
+        h = 1 / (1 + np.exp(-(W1 @ np.array(p["x"]) + np.array(p["b1"]))))
+        y = np.array(p["W2"]) @ h + np.array(p["b2"])
+        return 0.5 * float(np.sum((y - np.array(p["t"])) ** 2))
+    W1, eps = np.array(p["W1"], dtype=float), 1e-6
+    fd = np.zeros_like(W1)
+    for i in np.ndindex(W1.shape):
+        e = np.zeros_like(W1)
+        e[i] = eps
+        fd[i] = (loss(W1 + e) - loss(W1 - e)) / (2 * eps)
+    np.testing.assert_allclose(a3_by_hand(p)["q2"]["dW1"], fd, rtol=1e-6, atol=1e-10)
 
 
 # ---------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@
   full marks, every catalogued mistake is named; wrong answers a student
   computes by hand (a stale W2, learning rate 0.1, ReLU for its derivative,
   two significant digits, the lecture's numbers in one's own variant) are
-  named; errors are carried forward inside q1 and q3;
+  named; errors are carried forward inside q1 and q3; the references of
+  every variant are the training step written here by hand;
 * nn_core's network reproduces the lecture's worked numbers;
 * the variants keep exactly the second hidden unit off.
 
@@ -15,6 +16,7 @@ computed here in plain NumPy loops, never by the question module.
 import numpy as np
 import pytest
 
+from autograder.questions import questions_of
 from autograder.questions.base import Policy
 from autograder.variants import variant_params
 from nn_core.activations import ActivationLayer
@@ -135,6 +137,18 @@ def test_lecture_numbers_in_a_students_variant_are_named_and_not_carried():
             assert r.diagnosis == "lecture_numbers", (r.label, r.feedback_text("en"))
             assert "these are the lecture's numbers; yours are from your student id" in \
                 r.feedback_text("en").lower()
+
+
+@pytest.mark.parametrize("student", [None, "alice", "bob", "s042"])
+def test_references_are_the_training_step_by_hand(student):
+    """a4_by_hand (above, plain NumPy) is the oracle of q1, q2 and q3's weights."""
+    p = variant_params("A4", student)
+    mine = a4_by_hand(p)
+    for q in questions_of("A4"):
+        ref = q.reference(p)
+        for part, value in mine[q.local_id].items():
+            np.testing.assert_allclose(np.asarray(ref[part], dtype=float), value,
+                                       rtol=1e-12, atol=1e-15, err_msg=part)
 
 
 # ---------------------------------------------------------------------------------------
