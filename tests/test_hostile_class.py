@@ -413,7 +413,7 @@ def test_zero_upstream_answers_earn_no_carried_forward_credit():
     from autograder.questions.a3 import gradients
     from autograder.questions.base import Policy
     from autograder.variants import variant_params
-    from test_judge import grade_assignment
+    from question_checks import grade_assignment
     policy = Policy(rtol=1e-4, atol=1e-6, atol_scale=1e-6, shape_credit=0.5, ecf="full")
     params = variant_params("A3")
     q1 = {k: np.zeros_like(np.asarray(v, dtype=float))

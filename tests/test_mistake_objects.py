@@ -89,7 +89,7 @@ def test_every_mistake_id_referenced_anywhere_resolves():
     names are all catalogued (the registry filled from the question modules)."""
     every = catalogue()
     referenced = set()
-    for path in [*(ROOT / "tests").glob("*.py"), *(ROOT / "autograder").rglob("*.py")]:
+    for path in [*(ROOT / "tests").rglob("*.py"), *(ROOT / "autograder").rglob("*.py")]:
         referenced |= _ids_in(path.read_text(encoding="utf-8"))
     referenced -= {"leaky_sign_flipped"}         # a test course's own (test_course_questions)
     assert {"sign_error", "lecture_numbers", "too_few_digits", "numerically_unstable"} <= referenced

@@ -40,31 +40,6 @@ def test_seed_depends_on_every_field_and_rejects_blank():
         variant_params("A3", "alice", mode="random")
 
 
-def test_a3_variants_are_well_conditioned():
-    for i in range(200):
-        p = {k: np.array(v) for k, v in variant_params("A3", f"s{i}").items()}
-        z1 = p["W1"] @ p["x"] + p["b1"]
-        y = p["W2"] @ (1 / (1 + np.exp(-z1))) + p["b2"]
-        assert np.all(np.abs(z1) <= 2.5) and np.all(np.abs(z1) >= 0.05)
-        assert abs(y - p["t"])[0] >= 0.1
-
-
-def test_a4_variants_keep_exactly_the_second_unit_off():
-    for i in range(200):
-        p = {k: np.array(v) for k, v in variant_params("A4", f"s{i}").items()}
-        z1 = p["W1"] @ p["x"] + p["b1"]
-        assert z1[0] >= 0.05 and z1[1] <= -0.05
-        yhat = p["W2"] @ np.maximum(z1, 0) + p["b2"]
-        assert 0.05 <= yhat[0] < p["y"][0]
-
-
-def test_a1_sigmoid_neuron_not_saturated():
-    for i in range(200):
-        p = variant_params("A1", f"s{i}")["neuron"]
-        z = p["w"][0] * p["x"][0] + p["w"][1] * p["x"][1] + p["w"][2]
-        assert 0.5 <= abs(z) <= 2.5
-
-
 def test_lecture_variants_of_the_numeric_questions():
     """A2's L and A6's sizes (the lecture states no numbers); A5 and A8 use
     their question modules' defaults, which reproduce the course's numbers."""
@@ -87,34 +62,3 @@ def test_a2_and_a6_variants_are_in_range():
         assert 3 <= variant_params("A2", f"s{i}")["L"] <= 12
         p = variant_params("A6", f"s{i}")
         assert p["n"] > p["L"] >= 3 and p["B"] >= 8
-
-
-def test_a5_variants_are_well_conditioned():
-    from nn_core.activations import sigmoid
-    for i in range(100):
-        p = {k: np.array(v) for k, v in variant_params("A5", f"s{i}").items()}
-        assert p["X"].shape[1] == 3 and p["W1"].shape == (4, 3) and p["W2"].shape == (1, 4)
-        Z1 = p["X"] @ p["W1"].T + p["b1"]
-        Z2 = sigmoid(Z1) @ p["W2"].T + p["b2"]
-        assert np.abs(Z1).max() <= 2.5 and np.abs(Z2).max() <= 2.5
-        assert 0 < p["Y"].sum() < len(p["Y"])
-
-
-def test_a8_variants_keep_the_lessons_visible():
-    """Zero initialisation: every hidden unit identical but moved; random
-    initialisation: the rows differ; every catalogued mistake changes q1's
-    and q7's answers (so it can be named)."""
-    from autograder.questions import a8
-    for i in range(25):
-        p = variant_params("A8", f"s{i}")
-        ref = a8.Q1.reference(p)
-        W1z = ref["W1_zero"]
-        assert np.abs(W1z).max() > 5e-4 and np.allclose(W1z, W1z[0])
-        rows = ref["W1_random"]
-        assert min(np.abs(rows[a] - rows[b]).max() for a in range(3) for b in range(a)) > 0.1
-        assert p["lr"] != 1.0 and set(p) == set(a8.INIT_DEFAULTS) | {"W", "b", "seed"}
-        for m in a8.Q1.mistakes:
-            wrong = m.make(p)
-            assert any(not np.allclose(wrong[k], ref[k], rtol=1e-3, atol=1e-6) for k in wrong), m.id
-    ref = a8.Q7.reference(variant_params("A8", "alice"))
-    assert ref["slope"] == pytest.approx(-1, abs=0.05)
