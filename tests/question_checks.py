@@ -383,3 +383,75 @@ def student_mistake_ids(rows):
 def check_student_written_mistake_is_named(spec, fn, mistake):
     v = judge_function_part(spec, {**STUDENT, spec.name: fn})
     assert v.passed < v.total and v.diagnosis == mistake, (v.diagnosis, [m.en for m in v.messages])
+
+
+# ---------------------------------------------------------------------------------------
+# the standard tests, made for a question module's file
+
+
+def standard_tests(assignment: str, module=None, *, references: bool = True,
+                   mistakes: bool = True, questions: bool = False, functions=None,
+                   function_mistakes: bool = False) -> dict:
+    """The tests every question module's file runs, for its namespace::
+
+        globals().update(standard_tests("A5", a5, questions=True, functions=a5,
+                                        function_mistakes=True))
+
+    ``references``: every variant's references earn full marks through
+    ``grade_assignment``; ``mistakes``: each catalogued mistake of the
+    assignment is named; ``questions``: the same for each question of
+    ``module`` alone; ``functions``: the module whose function parts a correct
+    implementation passes and a typical wrong one fails; ``function_mistakes``:
+    a function made with a catalogued mistake is named as it, a correct one
+    never is.  Each call makes new function objects, so every file
+    parametrizes its own."""
+    tests = {}
+    if references:
+        @pytest.mark.parametrize("student", [None, "alice", "bob", "s042"])
+        def test_reference_answers_earn_full_marks_and_no_diagnosis(student):
+            check_reference_answers_earn_full_marks_and_no_diagnosis(assignment, student)
+        tests[test_reference_answers_earn_full_marks_and_no_diagnosis.__name__] = \
+            test_reference_answers_earn_full_marks_and_no_diagnosis
+    if mistakes:
+        @pytest.mark.parametrize("student", [None, "alice", "carol"])
+        @pytest.mark.parametrize("qid,mistake_id", mistake_cases(assignment))
+        def test_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student):
+            check_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student)
+        tests[test_every_catalogued_mistake_is_diagnosed.__name__] = \
+            test_every_catalogued_mistake_is_diagnosed
+    if questions:
+        @pytest.mark.parametrize("student", [None, "alice"])
+        @pytest.mark.parametrize("q", judged_questions(module), ids=lambda q: q.id)
+        def test_question_references_earn_full_marks_and_no_diagnosis(q, student):
+            check_references_earn_full_marks_and_no_diagnosis(q, student)
+
+        @pytest.mark.parametrize("q,mistake", question_mistake_cases(module))
+        def test_question_catalogued_mistakes_are_diagnosed(q, mistake):
+            check_catalogued_mistake_of_the_question_is_diagnosed(q, mistake)
+        for t in (test_question_references_earn_full_marks_and_no_diagnosis,
+                  test_question_catalogued_mistakes_are_diagnosed):
+            tests[t.__name__] = t
+    if functions is not None:
+        @pytest.mark.parametrize("q,part", fn_parts(functions))
+        def test_correct_implementations_pass_every_hidden_check(q, part):
+            check_correct_implementation_passes_every_hidden_check(part)
+
+        @pytest.mark.parametrize("q,part", fn_parts(functions))
+        def test_typical_wrong_implementations_fail_with_a_message(q, part):
+            check_typical_wrong_implementation_fails_with_a_message(part)
+        for t in (test_correct_implementations_pass_every_hidden_check,
+                  test_typical_wrong_implementations_fail_with_a_message):
+            tests[t.__name__] = t
+    if function_mistakes:
+        @pytest.mark.parametrize("spec,k", fn_mistake_cases(assignment))
+        def test_a_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
+            check_function_made_with_the_mistake_is_diagnosed_as_it(spec, k)
+
+        @pytest.mark.parametrize("spec", list(fn_specs_with_mistakes(assignment).values()),
+                                 ids=lambda s: s.name)
+        def test_correct_functions_are_never_diagnosed(spec):
+            check_correct_function_is_never_diagnosed(spec)
+        for t in (test_a_function_made_with_the_mistake_is_diagnosed_as_it,
+                  test_correct_functions_are_never_diagnosed):
+            tests[t.__name__] = t
+    return tests

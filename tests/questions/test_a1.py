@@ -21,13 +21,10 @@ from autograder.judge import grade_submission, variant_of
 from autograder.questions import a1, a1_functions
 from autograder.variants import variant_params
 from nn_core.symbolic import derive
-from question_checks import (BAD, COURSE, GOOD, STUDENTS, check_correct_implementation_passes_every_hidden_check,
-                             check_equal_form_is_accepted, check_every_catalogued_mistake_is_diagnosed,
+from question_checks import (BAD, COURSE, GOOD, STUDENTS, check_equal_form_is_accepted,
                              check_lecture_numbers_are_accepted,
-                             check_reference_answers_earn_full_marks_and_no_diagnosis,
-                             check_typical_wrong_implementation_fails_with_a_message,
-                             check_wrong_form_is_rejected_and_a_catalogued_one_named, fn_parts,
-                             formula_cases, mistake_cases, wire_references)
+                             check_wrong_form_is_rejected_and_a_catalogued_one_named, formula_cases,
+                             standard_tests, wire_references)
 
 # ---------------------------------------------------------------------------------------
 # lecture numbers, references of every variant, catalogued mistakes
@@ -37,15 +34,7 @@ def test_lecture_numbers_are_accepted():
     check_lecture_numbers_are_accepted("A1")
 
 
-@pytest.mark.parametrize("student", [None, "alice", "bob", "s042"])
-def test_reference_answers_earn_full_marks_and_no_diagnosis(student):
-    check_reference_answers_earn_full_marks_and_no_diagnosis("A1", student)
-
-
-@pytest.mark.parametrize("student", [None, "alice", "carol"])
-@pytest.mark.parametrize("qid,mistake_id", mistake_cases("A1"))
-def test_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student):
-    check_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student)
+globals().update(standard_tests("A1", functions=a1_functions))
 
 
 # ---------------------------------------------------------------------------------------
@@ -107,16 +96,6 @@ def test_a1_q4_reference_is_the_finite_differences_of_the_neuron(student):
 
 # ---------------------------------------------------------------------------------------
 # A1.q6 (a1_functions.py): backward functions of the gates
-
-
-@pytest.mark.parametrize("q,part", fn_parts(a1_functions))
-def test_correct_implementations_pass_every_hidden_check(q, part):
-    check_correct_implementation_passes_every_hidden_check(part)
-
-
-@pytest.mark.parametrize("q,part", fn_parts(a1_functions))
-def test_typical_wrong_implementations_fail_with_a_message(q, part):
-    check_typical_wrong_implementation_fails_with_a_message(part)
 
 
 # ---------------------------------------------------------------------------------------

@@ -23,33 +23,19 @@ from autograder.protocol import from_wire, to_wire
 from autograder.questions import a2, get_question, questions_of
 from nn_core.activations import log_softmax, sigmoid
 from nn_core.symbolic import derive
-from question_checks import (BAD, COURSE, GOOD, STUDENTS, _fn, _judge,
-                             check_every_catalogued_mistake_is_diagnosed,
-                             check_equal_form_is_accepted,
+from question_checks import (BAD, COURSE, GOOD, STUDENTS, _fn, _judge, check_equal_form_is_accepted,
                              check_function_part_passes_with_nn_core_and_numpy,
-                             check_reference_answers_earn_full_marks_and_no_diagnosis,
                              check_reference_answers_earn_full_marks_through_the_course,
-                             check_wrong_form_is_rejected_and_a_catalogued_one_named,
-                             formula_cases, mistake_cases)
+                             check_student_written_mistake_is_named,
+                             check_wrong_form_is_rejected_and_a_catalogued_one_named, formula_cases,
+                             standard_tests, student_mistake_ids)
 from question_impls import NUMPY, np_log_softmax_jacobian
-from question_checks import (check_correct_function_is_never_diagnosed,
-                             check_function_made_with_the_mistake_is_diagnosed_as_it,
-                             check_student_written_mistake_is_named, fn_mistake_cases,
-                             fn_specs_with_mistakes, student_mistake_ids)
 
 # ---------------------------------------------------------------------------------------
 # references of every variant, catalogued mistakes
 
 
-@pytest.mark.parametrize("student", [None, "alice", "bob", "s042"])
-def test_reference_answers_earn_full_marks_and_no_diagnosis(student):
-    check_reference_answers_earn_full_marks_and_no_diagnosis("A2", student)
-
-
-@pytest.mark.parametrize("student", [None, "alice", "carol"])
-@pytest.mark.parametrize("qid,mistake_id", mistake_cases("A2"))
-def test_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student):
-    check_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student)
+globals().update(standard_tests("A2", function_mistakes=True))
 
 
 @pytest.mark.parametrize("wire", [False, True], ids=["sympy", "wire"])
@@ -235,16 +221,6 @@ def test_stable_functions_keep_full_marks():
 # ---------------------------------------------------------------------------------------
 # catalogued mistakes of the function parts: a function made with the mistake is named
 # as it, a correct one never is, one written as a student would write it is named
-
-
-@pytest.mark.parametrize("spec,k", fn_mistake_cases("A2"))
-def test_a_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
-    check_function_made_with_the_mistake_is_diagnosed_as_it(spec, k)
-
-
-@pytest.mark.parametrize("spec", list(fn_specs_with_mistakes("A2").values()), ids=lambda s: s.name)
-def test_correct_functions_are_never_diagnosed(spec):
-    check_correct_function_is_never_diagnosed(spec)
 
 
 STUDENT_MISTAKES = [   # (spec, the student's function, the mistake it must be named as)

@@ -17,43 +17,15 @@ import pytest
 from autograder.judge import grade_question
 from autograder.questions import a5
 from autograder.variants import variant_params
-from question_checks import (POLICY, check_catalogued_mistake_of_the_question_is_diagnosed,
-                             check_correct_implementation_passes_every_hidden_check,
-                             check_every_catalogued_mistake_is_diagnosed,
-                             check_reference_answers_earn_full_marks_and_no_diagnosis,
-                             check_references_earn_full_marks_and_no_diagnosis,
-                             check_typical_wrong_implementation_fails_with_a_message, fn_parts,
-                             judged_questions, mistake_cases, question_mistake_cases)
+from question_checks import (POLICY, check_student_written_mistake_is_named, standard_tests,
+                             student_mistake_ids)
 from question_impls import WRONG, backward, forward, gradient_descent, sigmoid
-from question_checks import (check_correct_function_is_never_diagnosed,
-                             check_function_made_with_the_mistake_is_diagnosed_as_it,
-                             check_student_written_mistake_is_named, fn_mistake_cases,
-                             fn_specs_with_mistakes, student_mistake_ids)
 
 # ---------------------------------------------------------------------------------------
 # references of every variant, catalogued mistakes
 
 
-@pytest.mark.parametrize("student", [None, "alice", "bob", "s042"])
-def test_reference_answers_earn_full_marks_and_no_diagnosis(student):
-    check_reference_answers_earn_full_marks_and_no_diagnosis("A5", student)
-
-
-@pytest.mark.parametrize("student", [None, "alice", "carol"])
-@pytest.mark.parametrize("qid,mistake_id", mistake_cases("A5"))
-def test_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student):
-    check_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student)
-
-
-@pytest.mark.parametrize("student", [None, "alice"])
-@pytest.mark.parametrize("q", judged_questions(a5), ids=lambda q: q.id)
-def test_question_references_earn_full_marks_and_no_diagnosis(q, student):
-    check_references_earn_full_marks_and_no_diagnosis(q, student)
-
-
-@pytest.mark.parametrize("q,mistake", question_mistake_cases(a5))
-def test_question_catalogued_mistakes_are_diagnosed(q, mistake):
-    check_catalogued_mistake_of_the_question_is_diagnosed(q, mistake)
+globals().update(standard_tests("A5", a5, questions=True, functions=a5, function_mistakes=True))
 
 
 def test_a5_batched_gradient_is_the_mean_of_the_per_sample_gradients():
@@ -71,16 +43,6 @@ def test_a5_batched_gradient_is_the_mean_of_the_per_sample_gradients():
 
 # ---------------------------------------------------------------------------------------
 # function parts
-
-
-@pytest.mark.parametrize("q,part", fn_parts(a5))
-def test_correct_implementations_pass_every_hidden_check(q, part):
-    check_correct_implementation_passes_every_hidden_check(part)
-
-
-@pytest.mark.parametrize("q,part", fn_parts(a5))
-def test_typical_wrong_implementations_fail_with_a_message(q, part):
-    check_typical_wrong_implementation_fails_with_a_message(part)
 
 
 def test_a5_training_reaches_the_stated_threshold():
@@ -109,16 +71,6 @@ def test_a5_variants_are_well_conditioned():
 # ---------------------------------------------------------------------------------------
 # catalogued mistakes of the function parts: a function made with the mistake is named
 # as it, a correct one never is, one written as a student would write it is named
-
-
-@pytest.mark.parametrize("spec,k", fn_mistake_cases("A5"))
-def test_a_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
-    check_function_made_with_the_mistake_is_diagnosed_as_it(spec, k)
-
-
-@pytest.mark.parametrize("spec", list(fn_specs_with_mistakes("A5").values()), ids=lambda s: s.name)
-def test_correct_functions_are_never_diagnosed(spec):
-    check_correct_function_is_never_diagnosed(spec)
 
 
 def backward_hidden(rule):

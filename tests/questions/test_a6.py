@@ -29,16 +29,11 @@ from autograder.variants import variant_params
 from nn_core.opcount import dense_counts, network_counts
 from nn_core.symbolic import derive
 from question_checks import (COURSE, POLICY, STUDENTS, _fn,
-                             check_every_catalogued_mistake_is_diagnosed,
                              check_function_part_passes_with_nn_core_and_numpy,
-                             check_reference_answers_earn_full_marks_and_no_diagnosis,
                              check_reference_answers_earn_full_marks_through_the_course,
-                             grade_assignment, mistake_cases, references, wire_references)
+                             check_student_written_mistake_is_named, grade_assignment, references,
+                             standard_tests, student_mistake_ids, wire_references)
 from question_impls import NUMPY, count_ops_from_dense_counts, np_count_ops
-from question_checks import (check_correct_function_is_never_diagnosed,
-                             check_function_made_with_the_mistake_is_diagnosed_as_it,
-                             check_student_written_mistake_is_named, fn_mistake_cases,
-                             fn_specs_with_mistakes, student_mistake_ids)
 
 #: the tolerances and credits these tests are written for (stated, not Policy()'s defaults)
 POLICY_1E4 = Policy(rtol=1e-4, atol=1e-6, atol_scale=1e-6, shape_credit=0.5, ecf="full")
@@ -47,15 +42,7 @@ POLICY_1E4 = Policy(rtol=1e-4, atol=1e-6, atol_scale=1e-6, shape_credit=0.5, ecf
 # references of every variant, catalogued mistakes
 
 
-@pytest.mark.parametrize("student", [None, "alice", "bob", "s042"])
-def test_reference_answers_earn_full_marks_and_no_diagnosis(student):
-    check_reference_answers_earn_full_marks_and_no_diagnosis("A6", student)
-
-
-@pytest.mark.parametrize("student", [None, "alice", "carol"])
-@pytest.mark.parametrize("qid,mistake_id", mistake_cases("A6"))
-def test_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student):
-    check_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student)
+globals().update(standard_tests("A6", function_mistakes=True))
 
 
 @pytest.mark.parametrize("wire", [False, True], ids=["sympy", "wire"])
@@ -218,16 +205,6 @@ def test_grade_submission_names_function_mistakes_of_a2_and_a6():
 # ---------------------------------------------------------------------------------------
 # catalogued mistakes of the function parts: a function made with the mistake is named
 # as it, a correct one never is, one written as a student would write it is named
-
-
-@pytest.mark.parametrize("spec,k", fn_mistake_cases("A6"))
-def test_a_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
-    check_function_made_with_the_mistake_is_diagnosed_as_it(spec, k)
-
-
-@pytest.mark.parametrize("spec", list(fn_specs_with_mistakes("A6").values()), ids=lambda s: s.name)
-def test_correct_functions_are_never_diagnosed(spec):
-    check_correct_function_is_never_diagnosed(spec)
 
 
 def count_ops_without_hadamard(layer_sizes, batch):

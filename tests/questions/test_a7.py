@@ -19,37 +19,16 @@ import pytest
 from autograder.functions import InProcessRunner, judge_function
 from autograder.judge import grade_question
 from autograder.questions import a7
-from question_checks import (POLICY, check_catalogued_mistake_of_the_question_is_diagnosed,
-                             check_correct_implementation_passes_every_hidden_check,
-                             check_every_catalogued_mistake_is_diagnosed,
-                             check_references_earn_full_marks_and_no_diagnosis,
-                             check_typical_wrong_implementation_fails_with_a_message, fn_parts,
-                             judge, judged_questions, mistake_cases, question_mistake_cases)
+from question_checks import (POLICY, check_student_written_mistake_is_named, judge, standard_tests,
+                             student_mistake_ids)
 from question_impls import CORRECT, WRONG, _maxpool_no_overlap_sum, _maxpool_ties_to_all, correlate
-from question_checks import (check_correct_function_is_never_diagnosed,
-                             check_function_made_with_the_mistake_is_diagnosed_as_it,
-                             check_student_written_mistake_is_named, fn_mistake_cases,
-                             fn_specs_with_mistakes, student_mistake_ids)
 
 # ---------------------------------------------------------------------------------------
 # references, catalogued mistakes
 
 
-@pytest.mark.parametrize("student", [None, "alice", "carol"])
-@pytest.mark.parametrize("qid,mistake_id", mistake_cases("A7"))
-def test_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student):
-    check_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student)
-
-
-@pytest.mark.parametrize("student", [None, "alice"])
-@pytest.mark.parametrize("q", judged_questions(a7), ids=lambda q: q.id)
-def test_question_references_earn_full_marks_and_no_diagnosis(q, student):
-    check_references_earn_full_marks_and_no_diagnosis(q, student)
-
-
-@pytest.mark.parametrize("q,mistake", question_mistake_cases(a7))
-def test_question_catalogued_mistakes_are_diagnosed(q, mistake):
-    check_catalogued_mistake_of_the_question_is_diagnosed(q, mistake)
+globals().update(standard_tests("A7", a7, references=False, questions=True, functions=a7,
+                                function_mistakes=True))
 
 
 def test_a7_recurrence_choice_options_and_symbolic_case():
@@ -86,16 +65,6 @@ def test_a7_symbolic_case_names_the_recurrence_mistakes(mistake, answers):
 
 # ---------------------------------------------------------------------------------------
 # function parts
-
-
-@pytest.mark.parametrize("q,part", fn_parts(a7))
-def test_correct_implementations_pass_every_hidden_check(q, part):
-    check_correct_implementation_passes_every_hidden_check(part)
-
-
-@pytest.mark.parametrize("q,part", fn_parts(a7))
-def test_typical_wrong_implementations_fail_with_a_message(q, part):
-    check_typical_wrong_implementation_fails_with_a_message(part)
 
 
 @pytest.mark.parametrize("wrong,expect_passed", [(_maxpool_ties_to_all, "all but the tie case"),
@@ -151,16 +120,6 @@ def test_ties_in_max_pooling_are_named(tie):
 # ---------------------------------------------------------------------------------------
 # catalogued mistakes of the function parts: a function made with the mistake is named
 # as it, a correct one never is, one written as a student would write it is named
-
-
-@pytest.mark.parametrize("spec,k", fn_mistake_cases("A7"))
-def test_a_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
-    check_function_made_with_the_mistake_is_diagnosed_as_it(spec, k)
-
-
-@pytest.mark.parametrize("spec", list(fn_specs_with_mistakes("A7").values()), ids=lambda s: s.name)
-def test_correct_functions_are_never_diagnosed(spec):
-    check_correct_function_is_never_diagnosed(spec)
 
 
 def conv_delta_without_fprime(delta_next, w, fprime):

@@ -20,42 +20,14 @@ from autograder.judge import grade_question
 from autograder.questions import a8
 from autograder.variants import variant_params
 from question_impls import WRONG
-from question_checks import (STATISTICAL, check_catalogued_mistake_of_the_question_is_diagnosed,
-                             check_correct_implementation_passes_every_hidden_check,
-                             check_every_catalogued_mistake_is_diagnosed,
-                             check_reference_answers_earn_full_marks_and_no_diagnosis,
-                             check_references_earn_full_marks_and_no_diagnosis,
-                             check_typical_wrong_implementation_fails_with_a_message, fn_parts,
-                             judged_questions, mistake_cases, question_mistake_cases)
-from question_checks import (check_correct_function_is_never_diagnosed,
-                             check_function_made_with_the_mistake_is_diagnosed_as_it,
-                             check_student_written_mistake_is_named, fn_mistake_cases,
-                             fn_specs_with_mistakes, student_mistake_ids)
+from question_checks import (STATISTICAL, check_student_written_mistake_is_named, standard_tests,
+                             student_mistake_ids)
 
 # ---------------------------------------------------------------------------------------
 # references of every variant, catalogued mistakes
 
 
-@pytest.mark.parametrize("student", [None, "alice", "bob", "s042"])
-def test_reference_answers_earn_full_marks_and_no_diagnosis(student):
-    check_reference_answers_earn_full_marks_and_no_diagnosis("A8", student)
-
-
-@pytest.mark.parametrize("student", [None, "alice", "carol"])
-@pytest.mark.parametrize("qid,mistake_id", mistake_cases("A8"))
-def test_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student):
-    check_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student)
-
-
-@pytest.mark.parametrize("student", [None, "alice"])
-@pytest.mark.parametrize("q", judged_questions(a8), ids=lambda q: q.id)
-def test_question_references_earn_full_marks_and_no_diagnosis(q, student):
-    check_references_earn_full_marks_and_no_diagnosis(q, student)
-
-
-@pytest.mark.parametrize("q,mistake", question_mistake_cases(a8))
-def test_question_catalogued_mistakes_are_diagnosed(q, mistake):
-    check_catalogued_mistake_of_the_question_is_diagnosed(q, mistake)
+globals().update(standard_tests("A8", a8, questions=True, functions=a8, function_mistakes=True))
 
 
 def test_a8_zero_init_keeps_hidden_units_identical_random_init_does_not():
@@ -88,16 +60,6 @@ def test_a8_sampled_variance_estimate_is_accepted():
 
 # ---------------------------------------------------------------------------------------
 # function parts
-
-
-@pytest.mark.parametrize("q,part", fn_parts(a8))
-def test_correct_implementations_pass_every_hidden_check(q, part):
-    check_correct_implementation_passes_every_hidden_check(part)
-
-
-@pytest.mark.parametrize("q,part", fn_parts(a8))
-def test_typical_wrong_implementations_fail_with_a_message(q, part):
-    check_typical_wrong_implementation_fails_with_a_message(part)
 
 
 def test_sgd_cases_stop_early_and_restore_the_best_epoch():
@@ -153,16 +115,6 @@ def test_a8_variants_keep_the_lessons_visible():
 # ---------------------------------------------------------------------------------------
 # catalogued mistakes of the function parts: a function made with the mistake is named
 # as it, a correct one never is, one written as a student would write it is named
-
-
-@pytest.mark.parametrize("spec,k", fn_mistake_cases("A8"))
-def test_a_function_made_with_the_mistake_is_diagnosed_as_it(spec, k):
-    check_function_made_with_the_mistake_is_diagnosed_as_it(spec, k)
-
-
-@pytest.mark.parametrize("spec", list(fn_specs_with_mistakes("A8").values()), ids=lambda s: s.name)
-def test_correct_functions_are_never_diagnosed(spec):
-    check_correct_function_is_never_diagnosed(spec)
 
 
 STUDENT_MISTAKES = [   # (spec, the student's function, the mistake it must be named as)
