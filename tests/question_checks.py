@@ -391,7 +391,8 @@ def check_student_written_mistake_is_named(spec, fn, mistake):
 
 def standard_tests(assignment: str, module=None, *, references: bool = True,
                    mistakes: bool = True, questions: bool = False, functions=None,
-                   function_mistakes: bool = False) -> dict:
+                   function_mistakes: bool = False, formulas: bool = False,
+                   through_course: bool = False) -> dict:
     """The tests every question module's file runs, for its namespace::
 
         globals().update(standard_tests("A5", a5, questions=True, functions=a5,
@@ -403,9 +404,31 @@ def standard_tests(assignment: str, module=None, *, references: bool = True,
     ``module`` alone; ``functions``: the module whose function parts a correct
     implementation passes and a typical wrong one fails; ``function_mistakes``:
     a function made with a catalogued mistake is named as it, a correct one
-    never is.  Each call makes new function objects, so every file
-    parametrizes its own."""
+    never is; ``formulas``: the assignment's rows of the ``GOOD`` / ``BAD``
+    formula tables; ``through_course``: the references, as SymPy objects and
+    as the text a notebook sends, through ``course.yaml``.  Each call makes
+    new function objects, so every file parametrizes its own."""
     tests = {}
+    if through_course:
+        @pytest.mark.parametrize("wire", [False, True], ids=["sympy", "wire"])
+        @pytest.mark.parametrize("student", STUDENTS)
+        def test_reference_answers_earn_full_marks_through_the_course(student, wire):
+            check_reference_answers_earn_full_marks_through_the_course(assignment, student, wire)
+        tests[test_reference_answers_earn_full_marks_through_the_course.__name__] = \
+            test_reference_answers_earn_full_marks_through_the_course
+    if formulas:
+        @pytest.mark.parametrize("qid,part,answer", formula_cases(assignment, GOOD),
+                                 ids=lambda v: str(v))
+        def test_equal_forms_are_accepted(qid, part, answer):
+            check_equal_form_is_accepted(qid, part, answer)
+
+        @pytest.mark.parametrize("qid,part,answer,mistake", formula_cases(assignment, BAD),
+                                 ids=lambda v: str(v))
+        def test_wrong_forms_are_rejected_and_catalogued_ones_named(qid, part, answer, mistake):
+            check_wrong_form_is_rejected_and_a_catalogued_one_named(qid, part, answer, mistake)
+        for t in (test_equal_forms_are_accepted,
+                  test_wrong_forms_are_rejected_and_catalogued_ones_named):
+            tests[t.__name__] = t
     if references:
         @pytest.mark.parametrize("student", [None, "alice", "bob", "s042"])
         def test_reference_answers_earn_full_marks_and_no_diagnosis(student):

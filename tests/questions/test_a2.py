@@ -23,25 +23,18 @@ from autograder.protocol import from_wire, to_wire
 from autograder.questions import a2, get_question, questions_of
 from nn_core.activations import log_softmax, sigmoid
 from nn_core.symbolic import derive
-from question_checks import (BAD, COURSE, GOOD, STUDENTS, _fn, _judge, check_equal_form_is_accepted,
+from question_checks import (BAD, COURSE, GOOD, STUDENTS, _fn, _judge,
                              check_function_part_passes_with_nn_core_and_numpy,
-                             check_reference_answers_earn_full_marks_through_the_course,
-                             check_student_written_mistake_is_named,
-                             check_wrong_form_is_rejected_and_a_catalogued_one_named, formula_cases,
-                             standard_tests, student_mistake_ids)
+                             check_student_written_mistake_is_named, standard_tests,
+                             student_mistake_ids)
 from question_impls import NUMPY, np_log_softmax_jacobian
 
 # ---------------------------------------------------------------------------------------
-# references of every variant, catalogued mistakes
+# the standard tests (question_checks.standard_tests), then this module's own
 
 
-globals().update(standard_tests("A2", function_mistakes=True))
-
-
-@pytest.mark.parametrize("wire", [False, True], ids=["sympy", "wire"])
-@pytest.mark.parametrize("student", STUDENTS)
-def test_reference_answers_earn_full_marks_through_the_course(student, wire):
-    check_reference_answers_earn_full_marks_through_the_course("A2", student, wire)
+globals().update(standard_tests("A2", function_mistakes=True, formulas=True,
+                                through_course=True))
 
 
 def test_a2_numbers_agree_with_nn_core():
@@ -84,16 +77,6 @@ def test_a2_bound_carries_forward_the_students_own_maximum():
 
 # ---------------------------------------------------------------------------------------
 # formula parts: equal forms accepted, wrong ones rejected (and named)
-
-
-@pytest.mark.parametrize("qid,part,answer", formula_cases("A2", GOOD), ids=lambda v: str(v))
-def test_equal_forms_are_accepted(qid, part, answer):
-    check_equal_form_is_accepted(qid, part, answer)
-
-
-@pytest.mark.parametrize("qid,part,answer,mistake", formula_cases("A2", BAD), ids=lambda v: str(v))
-def test_wrong_forms_are_rejected_and_catalogued_ones_named(qid, part, answer, mistake):
-    check_wrong_form_is_rejected_and_a_catalogued_one_named(qid, part, answer, mistake)
 
 
 def test_every_formula_part_has_a_table():

@@ -22,7 +22,7 @@ from question_checks import (POLICY, check_student_written_mistake_is_named, sta
 from question_impls import WRONG, backward, forward, gradient_descent, sigmoid
 
 # ---------------------------------------------------------------------------------------
-# references of every variant, catalogued mistakes
+# the standard tests (question_checks.standard_tests), then this module's own
 
 
 globals().update(standard_tests("A5", a5, questions=True, functions=a5, function_mistakes=True))

@@ -30,7 +30,6 @@ from nn_core.opcount import dense_counts, network_counts
 from nn_core.symbolic import derive
 from question_checks import (COURSE, POLICY, STUDENTS, _fn,
                              check_function_part_passes_with_nn_core_and_numpy,
-                             check_reference_answers_earn_full_marks_through_the_course,
                              check_student_written_mistake_is_named, grade_assignment, references,
                              standard_tests, student_mistake_ids, wire_references)
 from question_impls import NUMPY, count_ops_from_dense_counts, np_count_ops
@@ -39,16 +38,10 @@ from question_impls import NUMPY, count_ops_from_dense_counts, np_count_ops
 POLICY_1E4 = Policy(rtol=1e-4, atol=1e-6, atol_scale=1e-6, shape_credit=0.5, ecf="full")
 
 # ---------------------------------------------------------------------------------------
-# references of every variant, catalogued mistakes
+# the standard tests (question_checks.standard_tests), then this module's own
 
 
-globals().update(standard_tests("A6", function_mistakes=True))
-
-
-@pytest.mark.parametrize("wire", [False, True], ids=["sympy", "wire"])
-@pytest.mark.parametrize("student", STUDENTS)
-def test_reference_answers_earn_full_marks_through_the_course(student, wire):
-    check_reference_answers_earn_full_marks_through_the_course("A6", student, wire)
+globals().update(standard_tests("A6", function_mistakes=True, through_course=True))
 
 
 def test_a6_reference_formulas_are_nn_core_counts():

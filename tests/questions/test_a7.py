@@ -24,7 +24,7 @@ from question_checks import (POLICY, check_student_written_mistake_is_named, jud
 from question_impls import CORRECT, WRONG, _maxpool_no_overlap_sum, _maxpool_ties_to_all, correlate
 
 # ---------------------------------------------------------------------------------------
-# references, catalogued mistakes
+# the standard tests (question_checks.standard_tests), then this module's own
 
 
 globals().update(standard_tests("A7", a7, references=False, questions=True, functions=a7,

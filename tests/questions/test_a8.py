@@ -24,7 +24,7 @@ from question_checks import (STATISTICAL, check_student_written_mistake_is_named
                              student_mistake_ids)
 
 # ---------------------------------------------------------------------------------------
-# references of every variant, catalogued mistakes
+# the standard tests (question_checks.standard_tests), then this module's own
 
 
 globals().update(standard_tests("A8", a8, questions=True, functions=a8, function_mistakes=True))

@@ -13,7 +13,7 @@ from autograder.questions import a9
 from question_checks import standard_tests
 
 # ---------------------------------------------------------------------------------------
-# function parts
+# the standard tests (question_checks.standard_tests), then this module's own
 
 
 globals().update(standard_tests("A9", references=False, mistakes=False, functions=a9))
