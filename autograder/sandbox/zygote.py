@@ -139,11 +139,18 @@ def main(fd: int, ctl_fd: int = -1, extra: list[str] | None = None, parent: int 
         L.set_dumpable(False)
     except OSError:
         pass
-    home = tempfile.mkdtemp(prefix="nngrade-zygote-")     # matplotlib's cache, at start-up
-    os.environ["HOME"] = os.environ["MPLCONFIGDIR"] = home
+    # matplotlib's cache, at start-up. SIGTERM (the parent-death signal) is
+    # held back until the folder is made and its removal armed, and ignored
+    # while it is removed: the owner's socket closing and its death often
+    # come together, and a SystemExit raised inside rmtree would leave it.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    home = tempfile.mkdtemp(prefix="nngrade-zygote-")
     try:
+        os.environ["HOME"] = os.environ["MPLCONFIGDIR"] = home
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         _serve(sock, ctl, extra)
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         shutil.rmtree(home, ignore_errors=True)
         if _CGROUP is not None:
             _CGROUP.destroy()
