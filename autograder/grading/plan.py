@@ -62,9 +62,10 @@ def plan_submission(course, assignment: str, student: str | None, *, plans=None,
 
 
 def build_plans(course, assignment: str, student: str | None, *,
-                seed: int | None = None) -> dict:
+                seed: int | None = None, questions=None) -> dict:
     """``{"A5.q1.forward": plan, …}`` drawn exactly as the judge draws them
-    (``seed``: the variant's, when already known)."""
+    (``seed``: the variant's, when already known), for ``questions``
+    (default: every question of ``assignment``)."""
     from ..functions import plan_calls
     from ..protocol import part_key
     from ..questions import questions_of
@@ -72,7 +73,7 @@ def build_plans(course, assignment: str, student: str | None, *,
         from ..judge import variant_of
         _params, seed = variant_of(course, assignment, student)
     plans = {}
-    for q in questions_of(assignment):
+    for q in questions_of(assignment) if questions is None else questions:
         for p in q.parts:
             if p.kind == "fn":
                 plans[part_key(q, p)] = plan_calls(p.fn, np.random.default_rng(seed))
@@ -102,13 +103,12 @@ def child_context(course, assignment: str, student: str | None, params: dict) ->
 def limits_of(course, limits=None) -> dict:
     """Every sandbox limit: the course's ``sandbox:`` section, or
     ``limits`` (a :class:`~autograder.config.SandboxLimits`, or a dict of
-    some limits over the defaults)."""
-    from ..config import SandboxLimits
+    some limits over the course's section)."""
     from ..sandbox.run import LIMIT_KEYS
     if limits is None:
         limits = course.sandbox
     if isinstance(limits, dict):
-        base = asdict(SandboxLimits())
+        base = asdict(course.sandbox)
         base.update({k: v for k, v in limits.items() if k in LIMIT_KEYS})
         return {k: base[k] for k in LIMIT_KEYS}
     return {k: getattr(limits, k) for k in LIMIT_KEYS}

@@ -246,9 +246,7 @@ class Checker:
 
     def _run_functions(self, aid: str, q, student: str | None, cells, seed: int,
                        variant: tuple[dict, int]):
-        from ..functions import plan_calls
-        from ..protocol import part_key
-        from ..grading import ReplayRunner, plan_submission, run_sandboxed
+        from ..grading import ReplayRunner, build_plans, plan_submission, run_sandboxed
         if cells is None:
             cells = []
         if type(cells) is not list or any(type(c) is not str for c in cells):
@@ -257,14 +255,12 @@ class Checker:
         if len(cells) > self.limits.max_cells:
             raise _refuse(413, "too_many_cells", f"单元格过多（至多 {self.limits.max_cells} 个）。",
                           f"Too many cells (at most {self.limits.max_cells}).")
-        plans = {part_key(q, p): plan_calls(p.fn, np.random.default_rng(seed))
-                 for p in q.parts if p.kind == "fn"}
+        # the public inputs (``seed``: the public seed), under the service's tighter limits
+        plans = build_plans(self.course, aid, student, seed=seed, questions=[q])
         sb = self.course.sandbox
-        limits = {"cpu_seconds": min(sb.cpu_seconds, self.limits.fn_cpu_seconds),
-                  "wall_seconds": min(sb.wall_seconds, self.limits.fn_wall_seconds),
-                  "memory_mb": sb.memory_mb, "processes": sb.processes,
-                  "output_kb": sb.output_kb, "file_kb": sb.file_kb}
-        limits["wall_seconds"] = max(limits["wall_seconds"], limits["cpu_seconds"])
+        cpu = min(sb.cpu_seconds, self.limits.fn_cpu_seconds)
+        limits = {"cpu_seconds": cpu,
+                  "wall_seconds": max(min(sb.wall_seconds, self.limits.fn_wall_seconds), cpu)}
         plan = plan_submission(self.course, aid, student, plans=plans, limits=limits,
                                variant=variant)
         outcome = run_sandboxed(plan, cells_notebook(cells), isolation=self.isolation)
