@@ -91,6 +91,19 @@ def check_reference_answers_earn_full_marks_and_no_diagnosis(assignment, student
     assert all(r.diagnosis is None and not r.carried_forward for r in judged)
 
 
+def check_references_equal_the_oracle(assignment, student, oracle):
+    """Every reference of ``assignment``'s questions for ``student``'s
+    variant equals ``oracle(params)`` (``{"q1": {part: value}, …}``, computed
+    outside the question modules) to float64 rounding."""
+    p = variant_params(assignment, student)
+    mine = oracle(p)
+    for q in questions_of(assignment):
+        ref = q.reference(p)
+        for part, value in mine[q.local_id].items():
+            np.testing.assert_allclose(np.asarray(ref[part], dtype=float), value,
+                                       rtol=1e-12, atol=1e-15, err_msg=part)
+
+
 def check_every_catalogued_mistake_is_diagnosed(qid, mistake_id, student):
     q = get_question(qid)
     params = variant_params(q.assignment, student)
