@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..i18n import msg
 
-__all__ = ["Limits", "RateLimiter", "ServiceError", "too_large", "rate_limited", "busy"]
+__all__ = ["Limits", "RateLimiter", "take_token", "ServiceError", "too_large", "rate_limited", "busy"]
 
 
 @dataclass
@@ -80,6 +80,18 @@ def busy(reason: str, zh: str, en: str, wait: float = 5.0) -> ServiceError:
     return ServiceError(429 if reason == "in_flight" else 503, reason, zh, en, retry_after=wait)
 
 
+def take_token(tokens: float, last: float, now: float, rate: float,
+               burst: int) -> tuple[float, float]:
+    """One token-bucket step: with ``tokens`` at time ``last``, at ``now``
+    there are ``min(burst, tokens + (now − last)·rate)``; a check takes one.
+    Returns the tokens left and the wait (0.0: granted; else ``(1 − b)/rate``
+    seconds)."""
+    tokens = min(float(burst), tokens + max(0.0, now - last) * rate)
+    if tokens >= 1.0:
+        return tokens - 1.0, 0.0
+    return tokens, (1.0 - tokens) / rate if rate > 0 else float("inf")
+
+
 class RateLimiter:
     """A token bucket per key: ``burst`` tokens, refilled at ``per_minute``."""
 
@@ -93,9 +105,6 @@ class RateLimiter:
         with self._lock:
             now = self.clock()
             tokens, last = self._buckets.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return 0.0
+            tokens, wait = take_token(tokens, last, now, self.rate, self.burst)
             self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.rate if self.rate > 0 else float("inf")
+            return wait

@@ -30,6 +30,7 @@ import threading
 import time
 
 from ..submissions import pid_alive
+from .limits import take_token
 
 __all__ = ["LocalState", "SharedState", "state_file"]
 
@@ -109,13 +110,9 @@ class SharedState:
             row = db.execute("SELECT tokens, at FROM bucket WHERE student = ?",
                              (student,)).fetchone()
             tokens, last = row if row else (float(self.burst), now)
-            tokens = min(float(self.burst), tokens + max(0.0, now - last) * self.rate)
-            granted = tokens >= 1.0
-            db.execute("INSERT OR REPLACE INTO bucket VALUES (?, ?, ?)",
-                       (student, tokens - 1.0 if granted else tokens, now))
-            if granted:
-                return 0.0
-            return (1.0 - tokens) / self.rate if self.rate > 0 else float("inf")
+            tokens, wait = take_token(tokens, last, now, self.rate, self.burst)
+            db.execute("INSERT OR REPLACE INTO bucket VALUES (?, ?, ?)", (student, tokens, now))
+            return wait
         return self._transaction(work)
 
     def enter(self, student: str) -> bool:
