@@ -40,7 +40,7 @@ def run_submission(notebook, assignment: str, student: str | None, plans: dict,
     gets instead of the questions (``modules`` it may import,
     ``answer_names`` ``{question: {part: variable}}``, ``kinds``, the
     variant's ``params``, ``public_seed``, ``course`` facts; see
-    :func:`autograder.grading.context.child_context`).  ``limits``: a
+    :func:`autograder.grading.plan.child_context`).  ``limits``: a
     :class:`~autograder.config.SandboxLimits` or a dict of every
     :data:`LIMIT_KEYS`.  ``hide``: paths the child must not see even if an
     allowed path contains them (the course folder…).  ``course_file``: a
